@@ -10,7 +10,7 @@ export interface StreamDigest extends WholeDigest {
 
 export interface DigestInit {
   /** Receives each chunk's bytes, e.g. to store it; at most `maxPendingChunks` run at once. */
-  onChunk?: (chunk: ChunkData) => void | Promise<void>
+  onChunk?: (chunk: ChunkData) => unknown
   /** Called with the number of bytes consumed since the last call. */
   onBytes?: (bytes: number) => void
   /** Whole-file hashing; a worker-backed hasher moves it off this thread. */
@@ -81,6 +81,7 @@ class ChunkSink {
 
     const task = Promise.resolve()
       .then(() => this.onChunk?.(chunk))
+      .then(() => undefined)
       .catch((err: unknown) => {
         this.failure ??= err
       })

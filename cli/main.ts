@@ -1,0 +1,69 @@
+import { PRESSMESH_VERSION } from '../protocol/constants.ts'
+import { DEV_USAGE, devCommand } from './commands/dev-command.ts'
+import { DIFF_USAGE, diffCommand } from './commands/diff-command.ts'
+import { INDEX_USAGE, indexCommand } from './commands/index-command.ts'
+import { describeError, EXIT_BAD_INPUT, exitCodeFor } from './exit-codes.ts'
+
+type Command = (argv: string[]) => Promise<number>
+
+const COMMANDS: Record<string, { run: Command; usage: string }> = {
+  dev: { run: devCommand, usage: DEV_USAGE },
+  index: { run: indexCommand, usage: INDEX_USAGE },
+  diff: { run: diffCommand, usage: DIFF_USAGE },
+}
+
+const HELP = `pressmesh ${PRESSMESH_VERSION}: publishing desktop software over a chunk-sharing mesh
+
+commands:
+  dev                    run locally with embedded defaults (what npm start runs)
+  index <path>           chunk a master, print or write its manifest
+  diff <old> <new>       compare two manifests: what a holder of the old one must fetch
+
+pressmesh <command> --help prints a command's options.`
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv
+
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(`${HELP}\n`)
+    return name === undefined ? EXIT_BAD_INPUT : 0
+  }
+
+  if (name === '--version') {
+    process.stdout.write(`${PRESSMESH_VERSION}\n`)
+    return 0
+  }
+
+  const command = COMMANDS[name]
+  if (command === undefined) {
+    process.stderr.write(`pressmesh: unknown command "${name}"\n\n${HELP}\n`)
+    return EXIT_BAD_INPUT
+  }
+
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${command.usage}\n`)
+    return 0
+  }
+
+  try {
+    return await command.run(rest)
+  } catch (err) {
+    process.stderr.write(`${describeOrUsage(err)}\n`)
+
+    if (process.env.PRESSMESH_DEBUG) {
+      process.stderr.write(`${(err as Error).stack}\n`)
+    }
+
+    return exitCodeFor(err)
+  }
+}
+
+function describeOrUsage(err: unknown): string {
+  // node:util parseArgs throws plain TypeErrors with a code for unknown or malformed options.
+  const code = (err as { code?: string }).code
+  if (code?.startsWith('ERR_PARSE_ARGS')) {
+    return `pressmesh: ${(err as Error).message}`
+  }
+
+  return describeError(err)
+}

@@ -1,0 +1,5 @@
+/** Default capacity of a node's chunk store: 64 GiB. */
+export const DEFAULT_CAPACITY_BYTES = 64 * 1024 ** 3
+
+/** Largest chunk the store accepts (the chunker's largest maximum). */
+export const MAX_CHUNK_BYTES = 16 * 1024 * 1024
