@@ -2,8 +2,9 @@ import type { Stats } from 'node:fs'
 import { type FileHandle, lstat, open, readdir, readFile, readlink, stat } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import type { ChunkData } from './chunker/chunker.ts'
-import { digestStream } from './chunker/digest.ts'
+import { digestStream, MAX_PENDING_CHUNKS } from './chunker/digest.ts'
 import { type ChunkerParams, chunkerParams } from './chunker/params.ts'
+import { ReadRing, ringCapacity } from './chunker/read-ring.ts'
 import type { HashWorker } from './chunker/whole-hash.ts'
 import { InvalidInputError, NotFoundError, PressmeshError } from './errors.ts'
 import {
@@ -52,12 +53,14 @@ export async function indexLocalMaster(root: string, init: IndexInit = {}): Prom
   const params = init.chunker ?? chunkerParams()
   const { entries, files } = await walkMaster(root)
   const total = files.reduce((sum, file) => sum + file.size, 0)
+  const readBytes = init.bufferSize ?? READ_BUFFER_BYTES
+  const ring = new ReadRing(ringCapacity(params.maxSize, readBytes, MAX_PENDING_CHUNKS))
   let done = 0
 
   for (const file of files) {
     init.signal?.throwIfAborted()
 
-    const digest = await digestLocalFile(file.absolute, file.size, params, {
+    const digest = await digestLocalFile(file.absolute, file.size, params, ring, {
       ...init,
       onBytes: (bytes) => {
         done += bytes
@@ -149,6 +152,7 @@ async function digestLocalFile(
   absolute: string,
   expectedSize: number,
   params: ChunkerParams,
+  ring: ReadRing,
   init: IndexInit & { onBytes: (bytes: number) => void },
 ) {
   const handle = await open(absolute, 'r').catch((err) => rethrow(err, absolute))
@@ -163,8 +167,9 @@ async function digestLocalFile(
       init.hashWorker !== undefined && before.size >= WORKER_MIN_BYTES
         ? init.hashWorker.open()
         : undefined
-    const source = readBuffers(handle, before.size, init.bufferSize ?? READ_BUFFER_BYTES)
-    const digest = await digestStream(source, params, { ...init, hasher })
+    const source = ring.readFile(handle, before.size, init.bufferSize ?? READ_BUFFER_BYTES)
+    const release = (offset: number) => ring.release(offset)
+    const digest = await digestStream(source, params, { ...init, hasher, release })
 
     const after = await handle.stat()
     if (

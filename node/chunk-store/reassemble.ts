@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, rename, rm, symlink, utimes, chmod, lstat } from 'node:fs/promises'
+import { chmod, lstat, lutimes, mkdir, open, rename, rm, symlink, utimes } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { IntegrityError } from '../../protocol/errors.ts'
 import type { FileEntry, Manifest } from '../../protocol/manifest.ts'
@@ -70,6 +70,7 @@ export async function exportMaster(
     } else if (entry.type === 'symlink') {
       await rm(dest, { force: true })
       await symlink(entry.target, dest)
+      await lutimes(dest, entry.mtime, entry.mtime)
     } else {
       await exportFile(store, entry, dest, signal)
     }

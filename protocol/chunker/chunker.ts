@@ -41,6 +41,11 @@ export class Chunker {
     return this.cuts.map((cut) => this.take(cut - this.chunkStart))
   }
 
+  /** Stream offset of the first byte the chunker still holds (the current partial chunk). */
+  heldFrom(): number {
+    return this.chunkStart
+  }
+
   /** The final chunk, if any bytes are left. */
   finish(): ChunkData | undefined {
     const last = this.cdc.finish()

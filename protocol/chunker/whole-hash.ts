@@ -10,9 +10,12 @@ export interface WholeDigest {
   sha256: string
 }
 
-/** Hashes one file's bytes, in order, for both digests. */
+/**
+ * Hashes one file's bytes, in order, for both digests. `update` returns a promise when the
+ * bytes are hashed elsewhere; the caller must not change them before it settles.
+ */
 export interface WholeHasher {
-  update(bytes: Uint8Array): void | Promise<void>
+  update(bytes: Uint8Array): undefined | Promise<void>
   digest(): WholeDigest | Promise<WholeDigest>
 }
 
@@ -24,6 +27,7 @@ export function inlineWholeHasher(): WholeHasher {
     update(bytes) {
       blake3.update(bytes)
       sha256.update(bytes)
+      return undefined
     },
     digest() {
       return { blake3: blake3.digest('hex'), sha256: sha256.digest('hex') }
@@ -39,12 +43,9 @@ export type HashResponse =
   | { op: 'updated'; stream: number }
   | ({ op: 'digest'; stream: number } & WholeDigest)
 
-/** Buffers handed to the worker but not yet hashed, per stream, before `update` waits. */
-const WORKER_WINDOW = 4
-
 interface OpenStream {
-  outstanding: number
-  wake: (() => void) | undefined
+  /** One per buffer posted and not yet hashed, oldest first: the worker answers in order. */
+  acks: Array<() => void>
   done: { resolve: (digest: WholeDigest) => void; reject: (err: Error) => void } | undefined
 }
 
@@ -67,22 +68,16 @@ export class HashWorker {
 
   open(): WholeHasher {
     const id = this.nextStream++
-    const stream: OpenStream = { outstanding: 0, wake: undefined, done: undefined }
+    const stream: OpenStream = { acks: [], done: undefined }
     this.streams.set(id, stream)
 
     return {
       update: (bytes) => {
         this.check()
+        const hashed = new Promise<void>((resolve) => stream.acks.push(resolve))
         this.worker.postMessage({ op: 'update', stream: id, bytes } satisfies HashRequest)
-        stream.outstanding++
 
-        if (stream.outstanding <= WORKER_WINDOW) {
-          return undefined
-        }
-
-        return new Promise<void>((resolve) => {
-          stream.wake = resolve
-        }).then(() => this.check())
+        return hashed.then(() => this.check())
       },
       digest: () =>
         new Promise<WholeDigest>((resolve, reject) => {
@@ -106,10 +101,7 @@ export class HashWorker {
     }
 
     if (response.op === 'updated') {
-      stream.outstanding--
-      const wake = stream.wake
-      stream.wake = undefined
-      wake?.()
+      stream.acks.shift()?.()
       return
     }
 
@@ -127,7 +119,10 @@ export class HashWorker {
     )
 
     for (const stream of this.streams.values()) {
-      stream.wake?.()
+      for (const ack of stream.acks.splice(0)) {
+        ack()
+      }
+
       stream.done?.reject(this.failure)
     }
 
