@@ -22,8 +22,10 @@ import { indexLocalMaster, readBuffers } from '../protocol/local-master.ts'
 
 interface Result {
   system: string
+  /** Best run. */
   seconds: number
   mbPerSecond: number
+  medianSeconds: number
 }
 
 const { values } = parseArgs({
@@ -55,7 +57,7 @@ try {
     ['pressmesh index --store', () => pressmeshStore(file, work, worker)],
     ['casync make --store (sha256)', () => casync(file, work, params)],
   ]
-  const best = new Map<string, number>()
+  const times = new Map<string, number[]>()
 
   for (let run = 0; run < runs; run++) {
     for (const [name, job] of systems) {
@@ -63,14 +65,19 @@ try {
       const started = performance.now()
       await job()
       const seconds = (performance.now() - started) / 1000
-      best.set(name, Math.min(best.get(name) ?? Number.POSITIVE_INFINITY, seconds))
+      times.set(name, [...(times.get(name) ?? []), seconds])
       log(`run ${run + 1}/${runs} ${name}: ${seconds.toFixed(2)} s`)
     }
   }
 
   await worker.stop()
   report(
-    [...best].map(([system, seconds]) => ({ system, seconds, mbPerSecond: size / seconds / 1e6 })),
+    [...times].map(([system, all]) => {
+      const sorted = [...all].sort((a, b) => a - b)
+      const seconds = sorted[0]
+      const medianSeconds = sorted[Math.floor(sorted.length / 2)]
+      return { system, seconds, mbPerSecond: size / seconds / 1e6, medianSeconds }
+    }),
   )
 } finally {
   await rm(work, { recursive: true, force: true })
@@ -92,12 +99,15 @@ function report(results: Result[]): void {
     return
   }
 
-  process.stdout.write(`\n${(size / 2 ** 30).toFixed(2)} GiB, best of ${runs} runs\n\n`)
-  process.stdout.write('| system | seconds | MB/s | vs casync |\n| --- | ---: | ---: | ---: |\n')
+  process.stdout.write(`\n${(size / 2 ** 30).toFixed(2)} GiB, ${runs} runs each\n\n`)
+  process.stdout.write(
+    '| system | best s | best MB/s | vs casync | median s |\n| --- | ---: | ---: | ---: | ---: |\n',
+  )
   for (const row of results) {
     const ratio = (row.mbPerSecond / casyncSpeed).toFixed(2)
     process.stdout.write(
-      `| ${row.system} | ${row.seconds.toFixed(2)} | ${row.mbPerSecond.toFixed(0)} | ${ratio}x |\n`,
+      `| ${row.system} | ${row.seconds.toFixed(2)} | ${row.mbPerSecond.toFixed(0)} | ${ratio}x | ` +
+        `${row.medianSeconds.toFixed(2)} |\n`,
     )
   }
 
