@@ -213,7 +213,9 @@ function requireTool(command: string, debianPackage: string): void {
   const found = spawnSync('sh', ['-c', `command -v ${command}`]).status === 0
 
   if (!found) {
-    process.stderr.write(`bench: ${command} is missing; install it with apt-get install ${debianPackage}\n`)
+    process.stderr.write(
+      `bench: ${command} is missing; install it with apt-get install ${debianPackage}\n`,
+    )
     process.exit(2)
   }
 }

@@ -30,7 +30,7 @@ export const HASH_WINDOW = 4
  * BLAKE3 and SHA-256, from the same buffers as they arrive.
  */
 export async function digestStream(
-  source: AsyncIterable<Uint8Array>,
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   params: ChunkerParams,
   init: DigestInit = {},
 ): Promise<StreamDigest> {
