@@ -29,8 +29,15 @@ export function assertContentId(value: unknown, what = 'id'): ContentId {
   return value
 }
 
+/** A Buffer over the same memory (no copy); the addon's typings want Buffers. */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
+
 export function blake3Hex(bytes: Uint8Array): ContentId {
-  return native.blake3(bytes).toString('hex')
+  return native.blake3(asBuffer(bytes)).toString('hex')
 }
 
 /** BLAKE3 over several pieces that together form one message. */
@@ -41,7 +48,7 @@ export function blake3OfPieces(pieces: readonly Uint8Array[]): ContentId {
 
   const hasher = new native.Blake3Hasher()
   for (const piece of pieces) {
-    hasher.update(piece)
+    hasher.update(asBuffer(piece))
   }
 
   return hasher.digest('hex')

@@ -17,7 +17,7 @@ import { ProgressBar } from '../cli/progress.ts'
 import { ChunkStore } from '../node/chunk-store/store.ts'
 import { chunkerParams, type ChunkerParams } from '../protocol/chunker/params.ts'
 import { HashWorker } from '../protocol/chunker/whole-hash.ts'
-import { Blake3Hasher } from '../protocol/hash.ts'
+import { asBuffer, Blake3Hasher } from '../protocol/hash.ts'
 import { indexLocalMaster, readBuffers } from '../protocol/local-master.ts'
 
 interface Result {
@@ -123,7 +123,7 @@ async function blake3Only(file: string): Promise<void> {
 
   try {
     for await (const buf of readBuffers(handle, size, 4 * 1024 * 1024)) {
-      hasher.update(buf)
+      hasher.update(asBuffer(buf))
     }
   } finally {
     await handle.close()

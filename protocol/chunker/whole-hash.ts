@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { Worker } from 'node:worker_threads'
 import { PressmeshError } from '../errors.ts'
-import { Blake3Hasher } from '../hash.ts'
+import { asBuffer, Blake3Hasher } from '../hash.ts'
 import { startWorker } from '../worker.ts'
 
 /** The two whole-file digests every manifest records. */
@@ -25,7 +25,7 @@ export function inlineWholeHasher(): WholeHasher {
 
   return {
     update(bytes) {
-      blake3.update(bytes)
+      blake3.update(asBuffer(bytes))
       sha256.update(bytes)
       return undefined
     },
