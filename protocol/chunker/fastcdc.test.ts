@@ -6,7 +6,8 @@ import { Chunker } from './chunker.ts'
 import { FastCdc } from './fastcdc.ts'
 import { type ChunkerInit, chunkerParams } from './params.ts'
 
-const FIXTURE = new URL('../../../shared/fixtures/SekienAkashita.jpg', import.meta.url)
+// The image the fastcdc crate tests with (from shared/fixtures), kept in the repository.
+const FIXTURE = new URL('../../test/fixtures/SekienAkashita.jpg', import.meta.url)
 const image = readFileSync(FIXTURE)
 
 function chunkLengths(bytes: Uint8Array, init: ChunkerInit, pieces: Iterable<Uint8Array>) {
