@@ -1,0 +1,69 @@
+import { parseArgs } from 'node:util'
+import { serveNodeApp } from '../../node/http-api.ts'
+import { MeshNode, type NodeRole } from '../../node/mesh-node.ts'
+import { logger } from '../../protocol/logger.ts'
+import { loadConfigFile, resolveNodeSettings, settingsFromEnv } from '../node-config.ts'
+
+export const NODE_USAGE = `usage: pressmesh node [--data DIR] [--listen MULTIADDR]... [--bootstrap MULTIADDR]...
+                      [--roles production,staging] [--site NAME] [--psk FILE]
+                      [--allow-peers FILE] [--http PORT] [--capacity SIZE] [--config FILE]
+
+Starts a mesh node. Settings also come from a JSON file (--config) and PRESSMESH_NODE_*
+variables; flags win. Prints one JSON line {"event":"ready",...} on standard output once
+listening, then runs until interrupted.`
+
+export async function nodeCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      data: { type: 'string' },
+      listen: { type: 'string', multiple: true },
+      bootstrap: { type: 'string', multiple: true },
+      roles: { type: 'string' },
+      site: { type: 'string' },
+      psk: { type: 'string' },
+      'allow-peers': { type: 'string' },
+      http: { type: 'string' },
+      capacity: { type: 'string' },
+      config: { type: 'string' },
+    },
+  })
+
+  const settings = await resolveNodeSettings(
+    await loadConfigFile(values.config),
+    settingsFromEnv(process.env),
+    {
+      data: values.data,
+      listen: values.listen,
+      bootstrap: values.bootstrap,
+      roles: values.roles?.split(',').map((role) => role.trim()) as NodeRole[] | undefined,
+      site: values.site,
+      psk: values.psk,
+      allowPeers: values['allow-peers'],
+      http: values.http === undefined ? undefined : Number(values.http),
+      capacity: values.capacity,
+    },
+  )
+
+  const log = logger('node')
+  const node = await MeshNode.start(settings.config, log)
+  const server = await serveNodeApp(node, settings.httpPort, settings.httpHost)
+  const address = server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : settings.httpPort
+  const http = `http://${settings.httpHost}:${port}`
+
+  process.stdout.write(
+    `${JSON.stringify({ event: 'ready', peerId: node.peerId, addresses: node.addresses(), http })}\n`,
+  )
+  log.info({ peer: node.peerId, http, site: settings.config.site }, 'node ready')
+
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve)
+    process.once('SIGTERM', resolve)
+  })
+
+  log.info('stopping')
+  server.close()
+  await node.stop()
+  return 0
+}

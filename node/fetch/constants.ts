@@ -1,0 +1,18 @@
+/** Chunk requests in flight to one peer. */
+export const PEER_WINDOW = 4
+/** Range requests in flight to the storage server from one node. */
+export const ORIGIN_CONCURRENCY = 4
+/** A request slower than this gets a second source (hedging). */
+export const HEDGE_AFTER_MS = 4_000
+/** How long a node waits for the elected node (origin fetcher or site puller) before acting. */
+export const ELECTION_WAIT_MS = 8_000
+/** Time after a fetch starts for the peers' wants to arrive before anyone goes to the origin. */
+export const SETTLE_MS = 600
+/** Scheduling tick when nothing else wakes the fetcher. */
+export const TICK_MS = 100
+/** A peer that failed a request is skipped for this long. */
+export const PEER_COOLDOWN_MS = 5_000
+/** The storage server failed: leave it alone for this long. */
+export const ORIGIN_COOLDOWN_MS = 2_000
+/** A fetch with no progress at all for this long fails. */
+export const STALL_LIMIT_MS = 5 * 60_000

@@ -1,0 +1,442 @@
+import { peerIdFromString } from '@libp2p/peer-id'
+import { errorMessage, IntegrityError, PressmeshError } from '../../protocol/errors.ts'
+import { blake3Hex } from '../../protocol/hash.ts'
+import type { Logger } from '../../protocol/logger.ts'
+import type { MeshHost } from '../../protocol/mesh/host.ts'
+import { rendezvous } from '../../protocol/mesh/rendezvous.ts'
+import type { ChunkStore } from '../chunk-store/store.ts'
+import type { GossipAgent } from '../mesh/gossip-agent.ts'
+import type { KnownManifest } from '../mesh/manifest-registry.ts'
+import { requestChunks } from '../mesh/peer-client.ts'
+import type { SwarmView } from '../mesh/swarm-view.ts'
+import type { NodeMetrics } from '../metrics.ts'
+import {
+  ELECTION_WAIT_MS,
+  HEDGE_AFTER_MS,
+  ORIGIN_CONCURRENCY,
+  ORIGIN_COOLDOWN_MS,
+  PEER_COOLDOWN_MS,
+  PEER_WINDOW,
+  SETTLE_MS,
+  STALL_LIMIT_MS,
+  TICK_MS,
+} from './constants.ts'
+import type { Origin } from './origin.ts'
+
+// The swarm fetcher brings every chunk of one manifest into the local store:
+// - rarest chunks first, each from a peer that holds it, at most PEER_WINDOW requests per peer,
+//   peers of this node's site before peers afar;
+// - a chunk only peers of other sites hold is pulled across by one node of this site, chosen by
+//   rendezvous hashing over the site's nodes that want it; the others wait for its announcement;
+// - a chunk nobody holds is read from the storage server by one node of the whole mesh, chosen
+//   the same way; the others wait for it, and fetch it themselves after ELECTION_WAIT_MS;
+// - every chunk is verified; a peer that sends bytes that do not match is banned and hung up on;
+// - a request slower than HEDGE_AFTER_MS gets a second source; the first answer wins.
+
+export interface FetchContext {
+  host: MeshHost
+  store: ChunkStore
+  view: SwarmView
+  gossip: GossipAgent
+  metrics: NodeMetrics
+  log: Logger
+}
+
+export interface FetchProgress {
+  doneBytes: number
+  totalBytes: number
+  fromOrigin: number
+  fromPeers: number
+  local: number
+}
+
+export interface FetchReport extends FetchProgress {
+  manifest: string
+  peersBySite: Record<string, number>
+  seconds: number
+}
+
+export interface FetchOptions {
+  origin?: Origin
+  onProgress?: (progress: FetchProgress) => void
+  signal?: AbortSignal
+}
+
+const NEEDED = 0
+const IN_FLIGHT = 1
+const DONE = 2
+
+interface Attempt {
+  source: string
+  started: number
+  controller: AbortController
+}
+
+export class ManifestFetcher {
+  private readonly ids: string[]
+  private readonly sizes: number[]
+  private readonly state: Uint8Array
+  private readonly waitingSince: Float64Array
+  private readonly attempts = new Map<number, Attempt[]>()
+  private readonly peerLoad = new Map<string, number>()
+  private readonly cooldown = new Map<string, number>()
+  private readonly missing = new Set<string>()
+  private readonly peersBySite: Record<string, number> = {}
+  private readonly progress: FetchProgress
+  private readonly started = Date.now()
+  private locations: Array<{ path: string; offset: number }> | undefined
+  private originLoad = 0
+  private originDownUntil = 0
+  private remaining = 0
+  private lastProgress = Date.now()
+  private failure: Error | undefined
+  private wake: (() => void) | undefined
+
+  constructor(
+    private readonly ctx: FetchContext,
+    private readonly known: KnownManifest,
+    private readonly options: FetchOptions = {},
+  ) {
+    this.ids = known.order.ids
+    this.sizes = known.order.sizes
+    this.state = new Uint8Array(this.ids.length)
+    this.waitingSince = new Float64Array(this.ids.length)
+    this.progress = { doneBytes: 0, totalBytes: 0, fromOrigin: 0, fromPeers: 0, local: 0 }
+
+    this.ids.forEach((id, i) => {
+      this.progress.totalBytes += this.sizes[i]
+
+      if (ctx.store.has(id)) {
+        this.state[i] = DONE
+        this.progress.local += this.sizes[i]
+        this.progress.doneBytes += this.sizes[i]
+      } else {
+        this.remaining++
+      }
+    })
+  }
+
+  async run(): Promise<FetchReport> {
+    const stopWatching = this.ctx.view.onChange(() => this.poke())
+    this.ctx.gossip.track(this.known, this.remaining > 0)
+
+    try {
+      while (this.remaining > 0) {
+        this.options.signal?.throwIfAborted()
+        this.check()
+        this.schedule()
+        await this.sleep()
+      }
+    } finally {
+      stopWatching()
+      this.abortAll()
+      this.ctx.gossip.setWanting(this.known.id, false)
+    }
+
+    return {
+      ...this.progress,
+      manifest: this.known.id,
+      peersBySite: this.peersBySite,
+      seconds: (Date.now() - this.started) / 1000,
+    }
+  }
+
+  private schedule(): void {
+    const now = Date.now()
+    const settled = now - this.started >= SETTLE_MS
+
+    for (const index of this.neededByRarity()) {
+      const holders = this.usableHolders(index, now)
+      const near = holders.filter((peer) => this.ctx.view.siteOf(peer) === this.ctx.view.site)
+
+      if (near.length > 0) {
+        this.tryPeer(index, near)
+      } else if (holders.length > 0) {
+        if (settled && this.elected(index, this.ctx.view.site)) {
+          this.tryPeer(index, holders)
+        }
+      } else if (this.options.origin !== undefined && settled && this.elected(index)) {
+        this.tryOrigin(index, now)
+      }
+    }
+
+    this.hedge(now)
+  }
+
+  /** Needed chunks that are not in flight, those with the fewest holders first. */
+  private neededByRarity(): number[] {
+    const needed: Array<[number, number]> = []
+
+    for (let i = 0; i < this.ids.length; i++) {
+      if (this.state[i] === NEEDED) {
+        needed.push([i, this.ctx.view.holders(this.known.id, i).length])
+      }
+    }
+
+    return needed.sort((a, b) => a[1] - b[1] || a[0] - b[0]).map(([index]) => index)
+  }
+
+  private usableHolders(index: number, now: number): string[] {
+    return this.ctx.view
+      .holders(this.known.id, index)
+      .filter(
+        (peer) => (this.cooldown.get(peer) ?? 0) <= now && !this.missing.has(`${peer}:${index}`),
+      )
+  }
+
+  /** Whether this node is the one to act for a chunk, or has waited long enough for that one. */
+  private elected(index: number, site?: string): boolean {
+    const candidates = this.ctx.view.wanting(this.known.id, index, site)
+
+    if (rendezvous(this.ids[index], candidates) === this.ctx.view.self) {
+      return true
+    }
+
+    if (this.waitingSince[index] === 0) {
+      this.waitingSince[index] = Date.now()
+      return false
+    }
+
+    return Date.now() - this.waitingSince[index] >= ELECTION_WAIT_MS
+  }
+
+  private tryPeer(index: number, peers: string[]): boolean {
+    const peer = peers
+      .filter((candidate) => (this.peerLoad.get(candidate) ?? 0) < PEER_WINDOW)
+      .sort((a, b) => (this.peerLoad.get(a) ?? 0) - (this.peerLoad.get(b) ?? 0))[0]
+
+    if (peer === undefined) {
+      return false
+    }
+
+    void this.fromPeer(index, peer)
+    return true
+  }
+
+  private tryOrigin(index: number, now: number): boolean {
+    if (this.originLoad >= ORIGIN_CONCURRENCY || now < this.originDownUntil) {
+      return false
+    }
+
+    void this.fromOrigin(index)
+    return true
+  }
+
+  private hedge(now: number): void {
+    for (const [index, attempts] of this.attempts) {
+      if (attempts.length !== 1 || now - attempts[0].started < HEDGE_AFTER_MS) {
+        continue
+      }
+
+      const others = this.usableHolders(index, now).filter(
+        (peer) => `peer:${peer}` !== attempts[0].source,
+      )
+      if (
+        !this.tryPeer(index, others) &&
+        this.options.origin !== undefined &&
+        attempts[0].source !== 'origin'
+      ) {
+        this.tryOrigin(index, now)
+      }
+    }
+  }
+
+  private async fromPeer(index: number, peer: string): Promise<void> {
+    const attempt = this.begin(index, `peer:${peer}`)
+    this.peerLoad.set(peer, (this.peerLoad.get(peer) ?? 0) + 1)
+
+    try {
+      const [reply] = await requestChunks(
+        this.ctx.host,
+        peer,
+        [this.ids[index]],
+        attempt.controller.signal,
+      )
+
+      if (reply.bytes === undefined) {
+        this.missing.add(`${peer}:${index}`)
+      } else if (this.verify(index, reply.bytes)) {
+        await this.accept(index, reply.bytes, 'peer', this.ctx.view.siteOf(peer))
+      } else {
+        this.reject(peer)
+      }
+    } catch (err) {
+      if (!attempt.controller.signal.aborted) {
+        this.cooldown.set(peer, Date.now() + PEER_COOLDOWN_MS)
+        this.ctx.log.debug({ peer, err: errorMessage(err) }, 'chunk request failed')
+      }
+    } finally {
+      this.peerLoad.set(peer, (this.peerLoad.get(peer) ?? 1) - 1)
+      this.end(index, attempt)
+    }
+  }
+
+  private async fromOrigin(index: number): Promise<void> {
+    const origin = this.options.origin
+    const attempt = this.begin(index, 'origin')
+    this.originLoad++
+
+    try {
+      const where = this.locate(index)
+      const bytes = await origin!.readRange(
+        where.path,
+        where.offset,
+        this.sizes[index],
+        attempt.controller.signal,
+      )
+
+      if (!this.verify(index, bytes)) {
+        this.failure = new IntegrityError(
+          'ORIGIN_CHANGED',
+          `the storage server's copy of ${origin!.url} (${where.path}) no longer matches its manifest`,
+        )
+        return
+      }
+
+      await this.accept(index, bytes, 'origin')
+    } catch (err) {
+      if (!attempt.controller.signal.aborted) {
+        this.originDownUntil = Date.now() + ORIGIN_COOLDOWN_MS
+        this.ctx.log.warn({ origin: origin?.url, err: errorMessage(err) }, 'origin read failed')
+      }
+    } finally {
+      this.originLoad--
+      this.end(index, attempt)
+    }
+  }
+
+  private begin(index: number, source: string): Attempt {
+    const attempt = { source, started: Date.now(), controller: new AbortController() }
+    const attempts = this.attempts.get(index) ?? []
+    attempts.push(attempt)
+    this.attempts.set(index, attempts)
+    this.state[index] = IN_FLIGHT
+    return attempt
+  }
+
+  private end(index: number, attempt: Attempt): void {
+    const attempts = (this.attempts.get(index) ?? []).filter((other) => other !== attempt)
+
+    if (attempts.length === 0) {
+      this.attempts.delete(index)
+
+      if (this.state[index] === IN_FLIGHT) {
+        this.state[index] = NEEDED
+      }
+    } else {
+      this.attempts.set(index, attempts)
+    }
+
+    this.poke()
+  }
+
+  private verify(index: number, bytes: Uint8Array): boolean {
+    return bytes.length === this.sizes[index] && blake3Hex(bytes) === this.ids[index]
+  }
+
+  private reject(peer: string): void {
+    this.ctx.metrics.chunksRejected.inc()
+    this.ctx.metrics.peersBanned.inc()
+    this.ctx.view.ban(peer)
+    this.ctx.log.warn({ peer }, 'peer sent bytes that do not match the chunk id, banning it')
+    void this.ctx.host.hangUp(peerIdFromString(peer)).catch(() => undefined)
+  }
+
+  private async accept(index: number, bytes: Uint8Array, from: 'peer' | 'origin', site?: string) {
+    if (this.state[index] === DONE) {
+      return
+    }
+
+    await this.ctx.store.put(this.ids[index], bytes, { verified: true })
+
+    if (this.state[index] === DONE) {
+      return
+    }
+
+    this.state[index] = DONE
+    this.remaining--
+    this.lastProgress = Date.now()
+    this.ctx.metrics.chunksVerified.inc()
+    this.progress.doneBytes += bytes.length
+
+    if (from === 'origin') {
+      this.progress.fromOrigin += bytes.length
+    } else {
+      this.progress.fromPeers += bytes.length
+      this.ctx.metrics.bytesFromPeers.inc({ peer_site: site ?? 'unknown' }, bytes.length)
+      this.peersBySite[site ?? 'unknown'] =
+        (this.peersBySite[site ?? 'unknown'] ?? 0) + bytes.length
+    }
+
+    for (const attempt of this.attempts.get(index) ?? []) {
+      attempt.controller.abort()
+    }
+
+    this.options.onProgress?.({ ...this.progress })
+  }
+
+  private locate(index: number): { path: string; offset: number } {
+    if (this.locations === undefined) {
+      this.locations = []
+      const seen = new Set<string>()
+
+      for (const entry of this.known.manifest.files) {
+        if (entry.type !== 'file') {
+          continue
+        }
+
+        let offset = 0
+        for (const chunk of entry.chunks) {
+          const at = this.known.order.index.get(chunk.id)
+
+          if (at !== undefined && !seen.has(chunk.id)) {
+            seen.add(chunk.id)
+            this.locations[at] = { path: entry.path, offset }
+          }
+
+          offset += chunk.size
+        }
+      }
+    }
+
+    return this.locations[index]
+  }
+
+  private check(): void {
+    if (this.failure !== undefined) {
+      throw this.failure
+    }
+
+    if (Date.now() - this.lastProgress > STALL_LIMIT_MS) {
+      throw new PressmeshError(
+        'FETCH_STALLED',
+        `no progress for ${STALL_LIMIT_MS / 1000} s with ${this.remaining} chunks of manifest ` +
+          `${this.known.id} missing: no peer holds them and the storage server cannot be read`,
+      )
+    }
+  }
+
+  private sleep(): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, TICK_MS)
+      this.wake = () => {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
+  }
+
+  private poke(): void {
+    const wake = this.wake
+    this.wake = undefined
+    wake?.()
+  }
+
+  private abortAll(): void {
+    for (const attempts of this.attempts.values()) {
+      for (const attempt of attempts) {
+        attempt.controller.abort()
+      }
+    }
+  }
+}

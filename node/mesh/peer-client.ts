@@ -1,0 +1,83 @@
+import type { Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { lpStream } from '@libp2p/utils'
+import { IntegrityError } from '../../protocol/errors.ts'
+import type { ContentId } from '../../protocol/hash.ts'
+import {
+  CHUNK_REQUEST_TIMEOUT_MS,
+  MAX_CHUNK_FRAME_BYTES,
+  MAX_MANIFEST_FRAME_BYTES,
+} from '../../protocol/mesh/constants.ts'
+import { decodeReply, encodeRequest } from '../../protocol/mesh/frames.ts'
+import type { MeshHost } from '../../protocol/mesh/host.ts'
+import { CHUNKS_PROTOCOL, MANIFEST_PROTOCOL } from '../../protocol/mesh/protocol-ids.ts'
+
+// The asking side of the chunks and manifest protocols: one stream per request, replies in
+// request order, every frame bounded and the whole exchange under a deadline.
+
+export type ChunkReply = { id: ContentId; bytes?: Uint8Array }
+
+export async function requestChunks(
+  host: MeshHost,
+  peer: string,
+  ids: readonly ContentId[],
+  signal?: AbortSignal,
+): Promise<ChunkReply[]> {
+  return exchange(host, peer, CHUNKS_PROTOCOL, ids, MAX_CHUNK_FRAME_BYTES, signal)
+}
+
+export async function requestManifest(
+  host: MeshHost,
+  peer: string,
+  id: ContentId,
+  signal?: AbortSignal,
+): Promise<Uint8Array | undefined> {
+  const [reply] = await exchange(
+    host,
+    peer,
+    MANIFEST_PROTOCOL,
+    [id],
+    MAX_MANIFEST_FRAME_BYTES,
+    signal,
+  )
+  return reply.bytes
+}
+
+async function exchange(
+  host: MeshHost,
+  peer: string,
+  protocol: string,
+  ids: readonly ContentId[],
+  maxFrameBytes: number,
+  signal?: AbortSignal,
+): Promise<ChunkReply[]> {
+  const deadline = AbortSignal.timeout(CHUNK_REQUEST_TIMEOUT_MS * ids.length)
+  const combined = signal ? AbortSignal.any([signal, deadline]) : deadline
+  let stream: Stream | undefined
+
+  try {
+    stream = await host.dialProtocol(peerIdFromString(peer), protocol, { signal: combined })
+    const lp = lpStream(stream, { maxDataLength: maxFrameBytes })
+    await lp.write(encodeRequest(ids), { signal: combined })
+
+    const replies: ChunkReply[] = []
+    for (const id of ids) {
+      const reply = decodeReply((await lp.read({ signal: combined })).subarray())
+
+      if (reply.id !== id) {
+        throw new IntegrityError(
+          'FRAME_OUT_OF_ORDER',
+          `peer ${peer} answered ${reply.id} for ${id}`,
+        )
+      }
+
+      replies.push(reply.type === 'data' ? { id, bytes: reply.bytes } : { id })
+    }
+
+    await stream.close({ signal: combined }).catch(() => undefined)
+    return replies
+  } catch (err) {
+    stream?.abort(err instanceof Error ? err : new Error(String(err)))
+    throw err
+  }
+}

@@ -1,0 +1,202 @@
+import type { ContentId } from '../../protocol/hash.ts'
+import { Bitfield } from '../../protocol/mesh/bitfield.ts'
+import type { Have, Presence } from '../../protocol/mesh/gossip.ts'
+
+// What this node believes about the rest of the mesh, from gossip: every peer's presence, which
+// chunks of which manifests each peer holds and still wants, and which peers are banned. The
+// fetcher reads it; listeners are woken on every change.
+
+export const BAN_MS = 10 * 60_000
+/** A peer whose last presence is older than this is taken for gone. */
+export const PRESENCE_TTL_MS = 10_000
+
+interface PeerHave {
+  bits: Bitfield
+  wanting: boolean
+  site: string
+}
+
+export class SwarmView {
+  private readonly presence = new Map<string, Presence>()
+  private readonly seen = new Map<string, number>()
+  private readonly haves = new Map<ContentId, Map<string, PeerHave>>()
+  private readonly masters = new Map<string, Map<string, ContentId>>()
+  private readonly bans = new Map<string, number>()
+  private readonly connected = new Set<string>()
+  private readonly listeners = new Set<() => void>()
+
+  constructor(
+    readonly self: string,
+    readonly site: string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  setPresence(peer: string, presence: Presence): void {
+    this.presence.set(peer, presence)
+    this.seen.set(peer, this.now())
+    this.changed()
+  }
+
+  setHave(peer: string, have: Have): void {
+    const bits = Bitfield.fromBase64(have.bits, have.chunks)
+    let peers = this.haves.get(have.manifest)
+
+    if (peers === undefined) {
+      peers = new Map()
+      this.haves.set(have.manifest, peers)
+    }
+
+    peers.set(peer, { bits, wanting: have.wanting, site: have.site })
+
+    if (have.master !== undefined) {
+      const byPeer = this.masters.get(have.master) ?? new Map<string, ContentId>()
+      byPeer.set(peer, have.manifest)
+      this.masters.set(have.master, byPeer)
+    }
+
+    this.changed()
+  }
+
+  setConnected(peer: string, connected: boolean): void {
+    if (connected) {
+      this.connected.add(peer)
+    } else if (this.connected.delete(peer)) {
+      // It was a direct peer and went away: gone until it speaks again.
+      this.seen.delete(peer)
+    }
+
+    this.changed()
+  }
+
+  isConnected(peer: string): boolean {
+    return this.connected.has(peer)
+  }
+
+  ban(peer: string): void {
+    this.bans.set(peer, this.now() + BAN_MS)
+    this.changed()
+  }
+
+  isBanned(peer: string): boolean {
+    const until = this.bans.get(peer)
+
+    if (until === undefined) {
+      return false
+    }
+
+    if (until <= this.now()) {
+      this.bans.delete(peer)
+      return false
+    }
+
+    return true
+  }
+
+  siteOf(peer: string): string {
+    return this.presence.get(peer)?.site ?? 'unknown'
+  }
+
+  presenceOf(peer: string): Presence | undefined {
+    return this.presence.get(peer)
+  }
+
+  peers(): IterableIterator<[string, Presence]> {
+    return this.presence.entries()
+  }
+
+  /** Connected, unbanned peers whose bitfield for the manifest has the chunk. */
+  holders(manifest: ContentId, index: number): string[] {
+    const holders: string[] = []
+
+    for (const [peer, have] of this.haves.get(manifest) ?? []) {
+      if (have.bits.has(index) && this.usable(peer)) {
+        holders.push(peer)
+      }
+    }
+
+    return holders
+  }
+
+  /** Live, unbanned peers that want the manifest and lack the chunk, this node included. */
+  wanting(manifest: ContentId, index: number, site?: string): string[] {
+    const peers = [this.self]
+
+    for (const [peer, have] of this.haves.get(manifest) ?? []) {
+      if (have.wanting && !have.bits.has(index) && this.alive(peer)) {
+        if (site === undefined || have.site === site) {
+          peers.push(peer)
+        }
+      }
+    }
+
+    return peers
+  }
+
+  /** Live peers that announced they want a master they have no manifest for. */
+  wantingMaster(master: string): string[] {
+    const peers = [this.self]
+
+    for (const [peer, presence] of this.presence) {
+      if (presence.wants.includes(master) && this.alive(peer)) {
+        peers.push(peer)
+      }
+    }
+
+    return peers
+  }
+
+  /** Whether a live peer is streaming the master from the storage server right now. */
+  someoneBuilding(master: string): boolean {
+    for (const [peer, presence] of this.presence) {
+      if (presence.building.includes(master) && this.alive(peer)) {
+        return true
+      }
+    }
+
+    return false
+  }
+
+  /** Heard from recently (directly or relayed) and not banned. */
+  alive(peer: string): boolean {
+    const seen = this.seen.get(peer)
+    return (
+      peer !== this.self &&
+      seen !== undefined &&
+      this.now() - seen < PRESENCE_TTL_MS &&
+      !this.isBanned(peer)
+    )
+  }
+
+  /** Manifest ids peers announced for a master URL, with the peers that hold them. */
+  manifestsForMaster(master: string): Map<string, ContentId> {
+    const usable = new Map<string, ContentId>()
+
+    for (const [peer, manifest] of this.masters.get(master) ?? []) {
+      if (this.alive(peer) || this.usable(peer)) {
+        usable.set(peer, manifest)
+      }
+    }
+
+    return usable
+  }
+
+  forget(peer: string): void {
+    this.connected.delete(peer)
+    this.changed()
+  }
+
+  private usable(peer: string): boolean {
+    return peer !== this.self && this.connected.has(peer) && !this.isBanned(peer)
+  }
+
+  private changed(): void {
+    for (const listener of this.listeners) {
+      listener()
+    }
+  }
+}

@@ -1,0 +1,48 @@
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client'
+
+// A node's Prometheus metrics. Byte counters are labelled with the peer's site so that the
+// traffic that crosses between build sites can be read off the nodes themselves.
+
+export interface NodeMetrics {
+  registry: Registry
+  bytesFromOrigin: Counter
+  bytesFromPeers: Counter<'peer_site'>
+  bytesServed: Counter<'peer_site'>
+  chunksVerified: Counter
+  chunksRejected: Counter
+  peersBanned: Counter
+  badFrames: Counter<'protocol'>
+  badGossip: Counter
+  storeBytes: Gauge
+  storeChunks: Gauge
+}
+
+export function createNodeMetrics(): NodeMetrics {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry, prefix: 'pressmesh_node_' })
+
+  const counter = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
+    new Counter<L>({ name, help, labelNames, registers: [registry] })
+  const gauge = (name: string, help: string) => new Gauge({ name, help, registers: [registry] })
+
+  return {
+    registry,
+    bytesFromOrigin: counter(
+      'pressmesh_bytes_from_origin_total',
+      'Bytes read from storage servers',
+    ),
+    bytesFromPeers: counter('pressmesh_bytes_from_peers_total', 'Chunk bytes received from peers', [
+      'peer_site',
+    ]),
+    bytesServed: counter('pressmesh_bytes_served_total', 'Chunk bytes served to peers', [
+      'peer_site',
+    ]),
+    chunksVerified: counter('pressmesh_chunks_verified_total', 'Chunks received and verified'),
+    chunksRejected: counter('pressmesh_chunks_rejected_total', 'Chunks whose bytes did not match'),
+    peersBanned: counter('pressmesh_peers_banned_total', 'Peers banned for sending bad bytes'),
+    badFrames: counter('pressmesh_bad_frames_total', 'Malformed frames received', ['protocol']),
+    badGossip: counter('pressmesh_bad_gossip_total', 'Malformed gossip messages received'),
+    storeBytes: gauge('pressmesh_store_bytes', 'Bytes in the chunk store'),
+    storeChunks: gauge('pressmesh_store_chunks', 'Chunks in the chunk store'),
+  }
+}
