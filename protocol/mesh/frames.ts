@@ -30,7 +30,10 @@ export function encodeRequest(ids: readonly ContentId[]): Uint8Array {
   const frame = new Uint8Array(2 + ids.length * CONTENT_ID_BYTES)
   frame[0] = FRAME_REQUEST
   frame[1] = ids.length
-  ids.forEach((id, i) => frame.set(idToBytes(id), 2 + i * CONTENT_ID_BYTES))
+  for (const [i, id] of ids.entries()) {
+    frame.set(idToBytes(id), 2 + i * CONTENT_ID_BYTES)
+  }
+
   return frame
 }
 
