@@ -146,6 +146,11 @@ class HttpOrigin implements Origin {
       return undefined
     }
 
+    if (!response.ok) {
+      await response.body?.cancel()
+      throw new PressmeshError('ORIGIN_HTTP', `${response.url} answered ${response.status}`)
+    }
+
     const bytes = await readBody(response, MAX_MANIFEST_BYTES)
     return parseManifest(bytes)
   }

@@ -1,5 +1,6 @@
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
 import type { ContentId } from '../../protocol/hash.ts'
 import { type ParsedManifest, parseManifest } from '../../protocol/manifest.ts'
 import { type ChunkOrder, chunkOrder } from '../../protocol/mesh/chunk-order.ts'
@@ -21,7 +22,7 @@ export class ManifestRegistry {
     await mkdir(this.dir, { recursive: true })
 
     for (const name of await readdir(this.dir)) {
-      if (!name.endsWith('.json')) {
+      if (!/^[0-9a-f]{64}\.json$/.test(name)) {
         continue
       }
 
@@ -50,7 +51,7 @@ export class ManifestRegistry {
   async add(parsed: ParsedManifest, master?: string): Promise<KnownManifest> {
     const known = this.remember(parsed, master)
     const path = join(this.dir, `${parsed.id}.json`)
-    const tmp = `${path}.tmp`
+    const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`
     const record = `{"master":${JSON.stringify(known.master ?? null)},"manifest":${parsed.bytes}}`
     await writeFile(tmp, record)
     await rename(tmp, path)
