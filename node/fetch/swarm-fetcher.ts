@@ -31,7 +31,8 @@ import type { Origin } from './origin.ts'
 // - a chunk nobody holds is read from the storage server by one node of the whole mesh, chosen
 //   the same way; the others wait for it, and fetch it themselves after ELECTION_WAIT_MS;
 // - every chunk is verified; a peer that sends bytes that do not match is banned and hung up on;
-// - a request slower than HEDGE_AFTER_MS gets a second source; the first answer wins.
+// - a request to a peer slower than HEDGE_AFTER_MS is also sent to another holder; the first
+//   answer wins.
 
 export interface FetchContext {
   host: MeshHost
@@ -61,6 +62,9 @@ export interface FetchOptions {
   onProgress?: (progress: FetchProgress) => void
   signal?: AbortSignal
 }
+
+/** Shortest time between two scheduling passes. */
+const MIN_PASS_MS = 5
 
 const NEEDED = 0
 const IN_FLIGHT = 1
@@ -126,6 +130,8 @@ export class ManifestFetcher {
         this.check()
         this.schedule()
         await this.sleep()
+        // Completions and gossip wake the loop many times a second; one pass serves them all.
+        await new Promise((resolve) => setTimeout(resolve, MIN_PASS_MS))
       }
     } finally {
       stopWatching()
@@ -184,20 +190,28 @@ export class ManifestFetcher {
       )
   }
 
-  /** Whether this node is the one to act for a chunk, or has waited long enough for that one. */
+  /**
+   * Whether this node is the one to act for a chunk. A node that is not waits for the elected one
+   * as long as that one keeps announcing new chunks; after ELECTION_WAIT_MS of silence from it
+   * (dead, stuck or cut off) it acts itself.
+   */
   private elected(index: number, site?: string): boolean {
     const candidates = this.ctx.view.wanting(this.known.id, index, site)
+    const winner = rendezvous(this.ids[index], candidates)
 
-    if (rendezvous(this.ids[index], candidates) === this.ctx.view.self) {
+    if (winner === this.ctx.view.self) {
       return true
     }
 
+    const now = Date.now()
     if (this.waitingSince[index] === 0) {
-      this.waitingSince[index] = Date.now()
-      return false
+      this.waitingSince[index] = now
     }
 
-    return Date.now() - this.waitingSince[index] >= ELECTION_WAIT_MS
+    const waited = now - this.waitingSince[index]
+    const quiet =
+      winner === undefined ? waited : Math.min(waited, this.ctx.view.sinceProgress(winner))
+    return quiet >= ELECTION_WAIT_MS
   }
 
   private tryPeer(index: number, peers: string[]): boolean {
@@ -228,16 +242,11 @@ export class ManifestFetcher {
         continue
       }
 
+      // Only another peer: a second read from the storage server would defeat its purpose.
       const others = this.usableHolders(index, now).filter(
         (peer) => `peer:${peer}` !== attempts[0].source,
       )
-      if (
-        !this.tryPeer(index, others) &&
-        this.options.origin !== undefined &&
-        attempts[0].source !== 'origin'
-      ) {
-        this.tryOrigin(index, now)
-      }
+      this.tryPeer(index, others)
     }
   }
 

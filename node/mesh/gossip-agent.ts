@@ -46,6 +46,7 @@ export class GossipAgent {
   private readonly building = new Set<string>()
   private flushTimer: NodeJS.Timeout | undefined
   private announceTimer: NodeJS.Timeout | undefined
+  private soonTimer: NodeJS.Timeout | undefined
   private unsubscribeStore: (() => void) | undefined
 
   constructor(private readonly init: GossipAgentInit) {}
@@ -55,6 +56,8 @@ export class GossipAgent {
     pubsub.subscribe(PRESENCE_TOPIC)
     pubsub.subscribe(HAVE_TOPIC)
     pubsub.addEventListener('message', (event) => this.receive(event.detail))
+    // A peer that just subscribed has heard nothing yet: tell it everything, soon.
+    pubsub.addEventListener('subscription-change', () => this.announceSoon())
 
     this.unsubscribeStore = this.init.store.onChange((change) => this.storeChanged(change.id))
     this.announceTimer = setInterval(() => void this.announceAll(), ANNOUNCE_INTERVAL_MS)
@@ -65,6 +68,7 @@ export class GossipAgent {
   stop(): void {
     clearInterval(this.announceTimer)
     clearTimeout(this.flushTimer)
+    clearTimeout(this.soonTimer)
     this.unsubscribeStore?.()
   }
 
@@ -147,6 +151,11 @@ export class GossipAgent {
         void this.publishHave(id)
       }
     }, HAVE_DEBOUNCE_MS)
+  }
+
+  private announceSoon(): void {
+    clearTimeout(this.soonTimer)
+    this.soonTimer = setTimeout(() => void this.announceAll(), HAVE_DEBOUNCE_MS)
   }
 
   private async announceAll(): Promise<void> {

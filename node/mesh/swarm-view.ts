@@ -19,6 +19,8 @@ interface PeerHave {
 export class SwarmView {
   private readonly presence = new Map<string, Presence>()
   private readonly seen = new Map<string, number>()
+  /** When each peer last announced more chunks than before, for any manifest. */
+  private readonly progressed = new Map<string, number>()
   private readonly haves = new Map<ContentId, Map<string, PeerHave>>()
   private readonly masters = new Map<string, Map<string, ContentId>>()
   private readonly bans = new Map<string, number>()
@@ -51,7 +53,13 @@ export class SwarmView {
       this.haves.set(have.manifest, peers)
     }
 
+    const previous = peers.get(peer)
+    if (previous === undefined || bits.count > previous.bits.count) {
+      this.progressed.set(peer, this.now())
+    }
+
     peers.set(peer, { bits, wanting: have.wanting, site: have.site })
+    this.seen.set(peer, this.now())
 
     if (have.master !== undefined) {
       const byPeer = this.masters.get(have.master) ?? new Map<string, ContentId>()
@@ -95,6 +103,12 @@ export class SwarmView {
     }
 
     return true
+  }
+
+  /** Milliseconds since the peer last announced new chunks (Infinity if never). */
+  sinceProgress(peer: string): number {
+    const at = this.progressed.get(peer)
+    return at === undefined ? Number.POSITIVE_INFINITY : this.now() - at
   }
 
   siteOf(peer: string): string {
