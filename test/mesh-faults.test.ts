@@ -13,7 +13,10 @@ import { assertSameTree, writeMasterTree } from './helpers/trees.ts'
 
 const MIB = 1024 * 1024
 
-async function setUp(t: { after: (fn: () => Promise<void>) => void }, options: { limitRate?: string } = {}) {
+async function setUp(
+  t: { after: (fn: () => Promise<void>) => void },
+  options: { limitRate?: string } = {},
+) {
   const work = await mkdtemp(join(tmpdir(), 'pressmesh-faults-'))
   await mkdir(join(work, 'www'))
   const nginx = await startNginx({ root: join(work, 'www'), dir: join(work, 'nginx'), ...options })
@@ -79,7 +82,12 @@ describe('the mesh under faults', () => {
     const [a, b, c] = [await node('a'), await node('b'), await node('c')]
     await sleep(1_000)
 
-    const fetches = [a, b, c].map((n) => n.fetch(v.url).then((r) => r, (err: Error) => err))
+    const fetches = [a, b, c].map((n) =>
+      n.fetch(v.url).then(
+        (r) => r,
+        (err: Error) => err,
+      ),
+    )
     await sleep(2_000)
     await c.kill('SIGKILL')
 
@@ -100,12 +108,19 @@ describe('the mesh under faults', () => {
 
     await Promise.all([...east, ...west].map((n) => n.fetch(v.url)))
 
-    for (const [site, other, nodes] of [['east', 'west', east], ['west', 'east', west]] as const) {
+    for (const [site, other, nodes] of [
+      ['east', 'west', east],
+      ['west', 'east', west],
+    ] as const) {
       let crossed = 0
       for (const n of nodes) {
-        crossed += (await n.metrics()).get(`pressmesh_bytes_from_peers_total{peer_site="${other}"}`) ?? 0
+        crossed +=
+          (await n.metrics()).get(`pressmesh_bytes_from_peers_total{peer_site="${other}"}`) ?? 0
       }
-      assert.ok(crossed <= 1.1 * 24 * MIB, `${site} took ${(crossed / (24 * MIB)).toFixed(2)} x from ${other}`)
+      assert.ok(
+        crossed <= 1.1 * 24 * MIB,
+        `${site} took ${(crossed / (24 * MIB)).toFixed(2)} x from ${other}`,
+      )
     }
   })
 })

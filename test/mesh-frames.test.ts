@@ -12,7 +12,12 @@ import { blake3Hex } from '../protocol/hash.ts'
 import { indexLocalMaster } from '../protocol/local-master.ts'
 import { encodeRequest, FRAME_REQUEST } from '../protocol/mesh/frames.ts'
 import { createMeshHost } from '../protocol/mesh/host.ts'
-import { CHUNKS_PROTOCOL, HAVE_TOPIC, MANIFEST_PROTOCOL, PRESENCE_TOPIC } from '../protocol/mesh/protocol-ids.ts'
+import {
+  CHUNKS_PROTOCOL,
+  HAVE_TOPIC,
+  MANIFEST_PROTOCOL,
+  PRESENCE_TOPIC,
+} from '../protocol/mesh/protocol-ids.ts'
 import { requestChunks, requestManifest } from '../node/mesh/peer-client.ts'
 import { startNode } from './helpers/mesh.ts'
 import { pseudoRandomBytes } from './helpers/random.ts'
@@ -38,8 +43,14 @@ const CASES: Array<[string, Uint8Array]> = [
   ['a length prefix that never ends', new Uint8Array(12).fill(0xff)],
   ['an unknown frame type', framed(new Uint8Array([0x7f, 1, ...new Uint8Array(32)]))],
   ['a request of zero ids', framed(new Uint8Array([FRAME_REQUEST, 0]))],
-  ['a request naming more ids than it holds', framed(new Uint8Array([FRAME_REQUEST, 3, ...new Uint8Array(32)]))],
-  ['a request of too many ids', framed(new Uint8Array([FRAME_REQUEST, 200, ...new Uint8Array(200 * 32)]))],
+  [
+    'a request naming more ids than it holds',
+    framed(new Uint8Array([FRAME_REQUEST, 3, ...new Uint8Array(32)])),
+  ],
+  [
+    'a request of too many ids',
+    framed(new Uint8Array([FRAME_REQUEST, 200, ...new Uint8Array(200 * 32)])),
+  ],
   ['a truncated frame', new Uint8Array([...varint(100), 1, 2, 3])],
   ['nothing at all', new Uint8Array()],
 ]
@@ -83,7 +94,6 @@ describe('malformed frames and gossip', () => {
           await stream.close().catch(() => undefined)
         }
 
-
         // The node must reset or close the stream, never answer with data or hang for ever.
         const replies: number[] = []
         await (async () => {
@@ -91,7 +101,11 @@ describe('malformed frames and gossip', () => {
             replies.push(chunk.byteLength)
           }
         })().catch(() => undefined)
-        assert.equal(replies.reduce((a, b) => a + b, 0), 0, `${protocol}: ${what} got an answer`)
+        assert.equal(
+          replies.reduce((a, b) => a + b, 0),
+          0,
+          `${protocol}: ${what} got an answer`,
+        )
       }
     }
 
@@ -124,7 +138,9 @@ describe('malformed frames and gossip', () => {
     assert.ok(manifest !== undefined && blake3Hex(manifest) === indexed.id)
 
     const metrics = await node.metrics()
-    assert.ok((metrics.get('pressmesh_bad_frames_total{protocol="chunks"}') ?? 0) >= CASES.length - 2)
+    assert.ok(
+      (metrics.get('pressmesh_bad_frames_total{protocol="chunks"}') ?? 0) >= CASES.length - 2,
+    )
     assert.ok((metrics.get('pressmesh_bad_gossip_total') ?? 0) >= 4)
   })
 })

@@ -24,7 +24,11 @@ describe('the mesh host', () => {
   })
 
   it('refuses a host with another network key, and one with none', async (t) => {
-    const [a, b, c] = [await host({ psk: generatePsk() }), await host({ psk: generatePsk() }), await host()]
+    const [a, b, c] = [
+      await host({ psk: generatePsk() }),
+      await host({ psk: generatePsk() }),
+      await host(),
+    ]
     t.after(() => Promise.all([a.stop(), b.stop(), c.stop()]))
 
     await assert.rejects(b.dial(a.getMultiaddrs()[0], { signal: AbortSignal.timeout(5_000) }))
@@ -42,14 +46,14 @@ describe('the mesh host', () => {
     await friend.dial(guarded.getMultiaddrs()[0])
     assert.equal(friend.getConnections(guarded.peerId).length, 1)
 
-
     // The guarded side drops the stranger during the handshake; the stranger may briefly think it
     // connected, but nothing gets through.
     await stranger.dial(guarded.getMultiaddrs()[0]).catch(() => undefined)
     await assert.rejects(
-      stranger.services.ping.ping(guarded.getMultiaddrs()[0], { signal: AbortSignal.timeout(3_000) }),
+      stranger.services.ping.ping(guarded.getMultiaddrs()[0], {
+        signal: AbortSignal.timeout(3_000),
+      }),
     )
     assert.equal(guarded.getConnections(stranger.peerId).length, 0)
-
   })
 })

@@ -18,7 +18,11 @@ export interface EvilPeer {
   stop: () => Promise<void>
 }
 
-export async function startEvilPeer(bootstrap: string, known: ParsedManifest, master: string): Promise<EvilPeer> {
+export async function startEvilPeer(
+  bootstrap: string,
+  known: ParsedManifest,
+  master: string,
+): Promise<EvilPeer> {
   const host = await createMeshHost({
     privateKey: await generateKeyPair('Ed25519'),
     listen: ['/ip4/127.0.0.1/tcp/0'],
@@ -34,7 +38,9 @@ export async function startEvilPeer(bootstrap: string, known: ParsedManifest, ma
       const ids = decodeRequest((await lp.read()).subarray())
       for (const id of ids) {
         served++
-        await lp.write(new Uint8ArrayList(encodeDataHeader(id), new Uint8Array(sizes.get(id) ?? 1).fill(0x5a)))
+        await lp.write(
+          new Uint8ArrayList(encodeDataHeader(id), new Uint8Array(sizes.get(id) ?? 1).fill(0x5a)),
+        )
       }
       await stream.close()
     } catch (err) {
