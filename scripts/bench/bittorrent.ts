@@ -183,7 +183,6 @@ async function waitComplete(port: number, started: number): Promise<number> {
     await sleep(50)
   }
   throw new Error('an aria2 leecher did not finish in 2 minutes')
-
 }
 
 async function uploaded(port: number): Promise<number> {

@@ -39,11 +39,15 @@ export interface NodeOptions {
   bootstrap?: string[]
   site?: string
   extraArgs?: string[]
+  /** Options for node itself, e.g. --cpu-prof. */
+  nodeArgs?: string[]
 }
 
 export async function startNode(options: NodeOptions): Promise<TestNode> {
   const args = [
+    ...(options.nodeArgs ?? []),
     BIN,
+
     'node',
     '--data',
     options.dataDir,
