@@ -49,7 +49,10 @@ export async function startEvilPeer(
   })
 
   const bits = new Bitfield(order.ids.length)
-  order.ids.forEach((_, i) => bits.set(i))
+  for (let i = 0; i < order.ids.length; i++) {
+    bits.set(i)
+  }
+
   const announce = async () => {
     const presence = encodeGossip({
       v: 1,
