@@ -2,6 +2,9 @@ import { PRESSMESH_VERSION } from '../protocol/constants.ts'
 import { DEV_USAGE, devCommand } from './commands/dev-command.ts'
 import { DIFF_USAGE, diffCommand } from './commands/diff-command.ts'
 import { INDEX_USAGE, indexCommand } from './commands/index-command.ts'
+import { KEYGEN_USAGE, keygenCommand } from './commands/keygen-command.ts'
+import { PACK_USAGE, packCommand } from './commands/pack-command.ts'
+import { VERIFY_USAGE, verifyCommand } from './commands/verify-command.ts'
 import { describeError, EXIT_BAD_INPUT, exitCodeFor } from './exit-codes.ts'
 
 type Command = (argv: string[]) => Promise<number>
@@ -10,6 +13,9 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   dev: { run: devCommand, usage: DEV_USAGE },
   index: { run: indexCommand, usage: INDEX_USAGE },
   diff: { run: diffCommand, usage: DIFF_USAGE },
+  pack: { run: packCommand, usage: PACK_USAGE },
+  verify: { run: verifyCommand, usage: VERIFY_USAGE },
+  keygen: { run: keygenCommand, usage: KEYGEN_USAGE },
 }
 
 const HELP = `pressmesh ${PRESSMESH_VERSION}: publishing desktop software over a chunk-sharing mesh
@@ -18,6 +24,9 @@ commands:
   dev                    run locally with embedded defaults (what npm start runs)
   index <path>           chunk a master, print or write its manifest
   diff <old> <new>       compare two manifests: what a holder of the old one must fetch
+  pack <path> --format F write one medium (tar, tar.gz, img) with its sums and signature
+  verify <folder>        check a medium folder's sums and signature
+  keygen --release       make an Ed25519 release key pair
 
 pressmesh <command> --help prints a command's options.`
 
