@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ChunkStore } from '../../node/chunk-store/store.ts'
-import { type Medium, type MediumInput, storeSource } from '../../node/media/medium.ts'
+import type { Medium, MediumInput } from '../../node/media/medium.ts'
+import { readAheadSource } from '../../node/media/read-ahead.ts'
 import { type PublishResult, publishMedium } from '../../node/media/publish.ts'
 import { readPrivateKey } from '../../node/media/release-key.ts'
 import { davTarget } from '../../node/media/upload/dav-target.ts'
@@ -62,23 +63,26 @@ export async function packCommand(argv: string[]): Promise<number> {
   checkOptions(values.format, values)
   const writer = mediumWriter(values.format)
   const key = values.key === undefined ? undefined : await readPrivateKey(values.key)
-  const source = await openSource(positionals[0].replace(/\/+$/, '') || '/', values.store)
+  const hashWorker = new HashWorker()
+  let source: Source | undefined
 
   try {
+    source = await openSource(positionals[0].replace(/\/+$/, '') || '/', values.store, hashWorker)
     const name = values.name ?? source.name
     const input: MediumInput = {
       manifest: source.manifest,
-      source: storeSource(source.store),
+      source: readAheadSource(source.store),
       meta: {
         volumeId: values['volume-id'] ?? name.toUpperCase(),
         date: values.date === undefined ? newestTime(source.manifest) : parseDate(values.date),
       },
     }
     const medium = writer(input, { name, mbr: values.mbr, disc: values.disc })
-    const result = await publishWithProgress(medium, targetFor(values.out), key)
+    const result = await publishWithProgress(medium, targetFor(values.out), key, hashWorker)
     printSummary(result, values.out)
   } finally {
-    await source.cleanUp()
+    await source?.cleanUp()
+    await hashWorker.stop()
   }
 
   return 0
@@ -94,7 +98,7 @@ function checkOptions(format: string, values: { mbr?: boolean; disc?: string }):
   }
 }
 
-async function openSource(path: string, storeDir?: string): Promise<Source> {
+async function openSource(path: string, storeDir: string | undefined, hashWorker: HashWorker) {
   const info = await stat(path).catch(() => undefined)
 
   if (info === undefined) {
@@ -102,7 +106,7 @@ async function openSource(path: string, storeDir?: string): Promise<Source> {
   }
 
   if (info.isDirectory()) {
-    return indexFolder(path, storeDir)
+    return indexFolder(path, storeDir, hashWorker)
   }
 
   if (storeDir === undefined) {
@@ -116,10 +120,14 @@ async function openSource(path: string, storeDir?: string): Promise<Source> {
   const name = basename(path)
     .replace(MANIFEST_SUFFIX, '')
     .replace(/\.json$/, '')
-  return { manifest, store, name, cleanUp: () => store.close() }
+  return { manifest, store, name, cleanUp: () => store.close() } satisfies Source
 }
 
-async function indexFolder(path: string, storeDir?: string): Promise<Source> {
+async function indexFolder(
+  path: string,
+  storeDir: string | undefined,
+  hashWorker: HashWorker,
+): Promise<Source> {
   const temporary =
     storeDir === undefined ? await mkdtemp(join(tmpdir(), 'pressmesh-pack-')) : undefined
   const store = await ChunkStore.open({ dir: storeDir ?? temporary! })
@@ -129,7 +137,6 @@ async function indexFolder(path: string, storeDir?: string): Promise<Source> {
       await rm(temporary, { recursive: true, force: true })
     }
   }
-  const hashWorker = new HashWorker()
   const progress = new ProgressBar('indexing')
 
   try {
@@ -144,7 +151,6 @@ async function indexFolder(path: string, storeDir?: string): Promise<Source> {
     throw err
   } finally {
     progress.done()
-    await hashWorker.stop()
   }
 }
 
@@ -152,12 +158,14 @@ async function publishWithProgress(
   medium: Medium,
   target: MediaTarget,
   key: KeyObject | undefined,
+  hashWorker: HashWorker,
 ): Promise<PublishResult> {
   const progress = new ProgressBar(`writing ${medium.kind}`)
 
   try {
     return await publishMedium(medium, target, {
       key,
+      hashWorker,
       onProgress: (done, total) => progress.update(done, total),
     })
   } finally {

@@ -1,4 +1,5 @@
 import type { KeyObject } from 'node:crypto'
+import type { HashWorker } from '../../protocol/chunker/whole-hash.ts'
 import { InvalidInputError } from '../../protocol/errors.ts'
 import type { FileDigest } from './digest-tap.ts'
 import type { Medium } from './medium.ts'
@@ -13,6 +14,8 @@ export interface PublishInit {
   /** The release key's private half; without it the medium goes out unsigned. */
   key?: KeyObject
   signal?: AbortSignal
+  /** Hash on this worker's thread, beside the writing (recommended for large media). */
+  hashWorker?: HashWorker
   /** Bytes sent so far and the total (when every size is known; else the bytes so far). */
   onProgress?: (done: number, total: number) => void
 }
@@ -41,6 +44,7 @@ export async function publishMedium(
     const start = done
     const digest = await target.store(file, {
       signal: init.signal,
+      hashWorker: init.hashWorker,
       onBytes: (count) => {
         done += count
         init.onProgress?.(done, Math.max(total, done))

@@ -67,7 +67,7 @@ async function hashFile(dir: string, name: string) {
     )
   }
 
-  return tap.digest()
+  return await tap.digest()
 }
 
 async function readRequired(dir: string, name: string, code: string): Promise<Buffer> {

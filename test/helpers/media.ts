@@ -6,7 +6,8 @@ import { pipeline } from 'node:stream/promises'
 import { Readable } from 'node:stream'
 import type { TestContext } from 'node:test'
 import { ChunkStore } from '../../node/chunk-store/store.ts'
-import { type MediumFile, type MediumInput, storeSource } from '../../node/media/medium.ts'
+import type { MediumFile, MediumInput } from '../../node/media/medium.ts'
+import { readAheadSource } from '../../node/media/read-ahead.ts'
 import { chunkerParams } from '../../protocol/chunker/params.ts'
 import { indexLocalMaster } from '../../protocol/local-master.ts'
 import { pseudoRandomBytes } from './random.ts'
@@ -28,7 +29,7 @@ export async function indexTree(t: TestContext, root: string, volumeId = 'TEST_1
   })
   const input: MediumInput = {
     manifest: result.manifest,
-    source: storeSource(store),
+    source: readAheadSource(store),
     meta: { volumeId, date: TREE_TIME },
   }
 

@@ -80,7 +80,7 @@ async function attemptUpload(
 }
 
 async function put(url: URL, file: MediumFile, options: StoreOptions): Promise<FileDigest> {
-  const tap = new DigestTap()
+  const tap = new DigestTap(options.hashWorker)
   const headers: Record<string, string> =
     file.size === undefined
       ? { 'transfer-encoding': 'chunked' }
@@ -115,7 +115,7 @@ async function put(url: URL, file: MediumFile, options: StoreOptions): Promise<F
   req.end()
   const [body] = await replied
   await expect({ status: body.statusCode ?? 0, body }, [200, 201, 204], `PUT ${url.pathname}`)
-  const digest = tap.digest()
+  const digest = await tap.digest()
   checkSize(file, digest)
   return digest
 }
@@ -137,7 +137,7 @@ async function checkRemote(
       tap.update(piece as Buffer)
     }
 
-    const stored = tap.digest()
+    const stored = await tap.digest()
     matches = stored.size === sent.size && stored.sha256 === sent.sha256
   } else {
     reply.body.resume()

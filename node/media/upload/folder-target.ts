@@ -37,9 +37,9 @@ async function storeInFolder(
   const handle = await open(tmp, 'wx', 0o644)
 
   try {
-    const tap = new DigestTap()
+    const tap = new DigestTap(options.hashWorker)
     await writeAll(handle, tapped(file.bytes(options.signal), tap, options.onBytes))
-    const digest = tap.digest()
+    const digest = await tap.digest()
     checkSize(file, digest)
 
     if (init.fsync) {
@@ -56,23 +56,31 @@ async function storeInFolder(
   }
 }
 
+/** Gathers pieces into large writes and keeps one write in flight while the next gathers. */
 async function writeAll(handle: FileHandle, bytes: AsyncIterable<Uint8Array>): Promise<void> {
   let batch: Uint8Array[] = []
   let batchBytes = 0
+  let writing: Promise<unknown> = Promise.resolve()
 
-  for await (const piece of bytes) {
-    batch.push(piece)
-    batchBytes += piece.length
+  try {
+    for await (const piece of bytes) {
+      batch.push(piece)
+      batchBytes += piece.length
 
-    if (batchBytes >= WRITE_BYTES) {
-      await handle.writev(batch as NodeJS.ArrayBufferView[])
-      batch = []
-      batchBytes = 0
+      if (batchBytes >= WRITE_BYTES) {
+        await writing
+        writing = handle.writev(batch as NodeJS.ArrayBufferView[])
+        batch = []
+        batchBytes = 0
+      }
     }
-  }
 
-  if (batch.length > 0) {
-    await handle.writev(batch as NodeJS.ArrayBufferView[])
+    await writing
+    if (batch.length > 0) {
+      await handle.writev(batch as NodeJS.ArrayBufferView[])
+    }
+  } finally {
+    await writing.catch(() => undefined)
   }
 }
 
