@@ -8,6 +8,7 @@ import type { Medium, MediumInput } from '../../node/media/medium.ts'
 import { readAheadSource } from '../../node/media/read-ahead.ts'
 import { type PublishResult, publishMedium } from '../../node/media/publish.ts'
 import { readPrivateKey } from '../../node/media/release-key.ts'
+import { Sha256Worker } from '../../node/media/sha256-worker.ts'
 import { davTarget } from '../../node/media/upload/dav-target.ts'
 import { folderTarget } from '../../node/media/upload/folder-target.ts'
 import type { MediaTarget } from '../../node/media/upload/target.ts'
@@ -64,6 +65,7 @@ export async function packCommand(argv: string[]): Promise<number> {
   const writer = mediumWriter(values.format)
   const key = values.key === undefined ? undefined : await readPrivateKey(values.key)
   const hashWorker = new HashWorker()
+  const shaWorker = new Sha256Worker()
   let source: Source | undefined
 
   try {
@@ -78,11 +80,12 @@ export async function packCommand(argv: string[]): Promise<number> {
       },
     }
     const medium = writer(input, { name, mbr: values.mbr, disc: values.disc })
-    const result = await publishWithProgress(medium, targetFor(values.out), key, hashWorker)
+    const result = await publishWithProgress(medium, targetFor(values.out), key, shaWorker)
     printSummary(result, values.out)
   } finally {
     await source?.cleanUp()
     await hashWorker.stop()
+    await shaWorker.stop()
   }
 
   return 0
@@ -158,7 +161,7 @@ async function publishWithProgress(
   medium: Medium,
   target: MediaTarget,
   key: KeyObject | undefined,
-  hashWorker: HashWorker,
+  hashWorker: Sha256Worker,
 ): Promise<PublishResult> {
   const progress = new ProgressBar(`writing ${medium.kind}`)
 
