@@ -56,7 +56,7 @@ describe('the pack, verify and keygen commands', () => {
     assert.match(again.stderr, /\[KEY_EXISTS\]$/m)
   })
 
-  it('packs a folder into a signed medium that sha256sum -c, openssl and verify accept', async (t) => {
+  it('packs a folder into a signed medium that sha256sum, openssl and verify accept', async (t) => {
     const dir = await tempDir(t)
     const { out, run, publicKey } = await packedFolder(dir)
 
@@ -96,7 +96,7 @@ describe('the pack, verify and keygen commands', () => {
     assert.match(verify.stdout, /^verified {2}1 files, .* signed by key [0-9a-f]{16}$/m)
   })
 
-  it('verify rejects a changed byte, a changed sums file, a missing file and a wrong key', async (t) => {
+  it('verify rejects a changed byte, changed sums, a missing file and a wrong key', async (t) => {
     const dir = await tempDir(t)
     const { out, publicKey } = await packedFolder(dir)
     const archive = join(out, 'product-1.0.tar')
@@ -163,7 +163,7 @@ describe('the pack, verify and keygen commands', () => {
     assert.equal(JSON.parse(table.stdout).partitiontable.partitions[0].start, 2048)
   })
 
-  it('answers --format iso with a stable code while the ISO writer is not in this build', async (t) => {
+  it('answers --format iso with a stable code while ISO is not in this build', async (t) => {
     const dir = await tempDir(t)
     await awkwardTree(join(dir, 'src'))
     const run = pressmesh(['pack', join(dir, 'src'), '--format', 'iso', '--out', join(dir, 'out')])

@@ -21,9 +21,9 @@ import { formatBytes } from '../args.ts'
 import { UsageError } from '../exit-codes.ts'
 import { ProgressBar } from '../progress.ts'
 
-export const PACK_USAGE = `usage: pressmesh pack <folder-or-manifest> --format ${PACK_FORMATS.join('|')} --out DIR|URL
-                      [--store DIR] [--name NAME] [--volume-id ID] [--date ISO8601|SECONDS]
-                      [--key release.key.pem] [--mbr] [--disc dvd5]
+export const PACK_USAGE = `usage: pressmesh pack <folder-or-manifest> --format ${PACK_FORMATS.join('|')}
+         --out DIR|URL [--store DIR] [--name NAME] [--volume-id ID] [--date ISO8601|SECONDS]
+         [--key release.key.pem] [--mbr] [--disc dvd5]
 
 Writes one medium with SHA256SUMS, BLAKE3SUMS and SHA256SUMS.sig into DIR, or uploads them to a
 WebDAV media server when --out is an http(s) URL. A folder is indexed into the chunk store first
@@ -197,13 +197,15 @@ function parseDate(text: string): number {
 function printSummary(result: PublishResult, out: string): void {
   const lines = result.files.map(
     (file) =>
-      `written   ${file.name}  ${file.size} bytes (${formatBytes(file.size)})  sha256 ${file.sha256}`,
+      `written   ${file.name}  ${file.size} bytes (${formatBytes(file.size)})  ` +
+      `sha256 ${file.sha256}`,
   )
 
   lines.push(`sums      SHA256SUMS, BLAKE3SUMS in ${out}`)
   lines.push(
     result.signedBy === undefined
-      ? 'unsigned  no --key given: SHA256SUMS carries no signature (pressmesh keygen --release makes a key)'
+      ? 'unsigned  no --key given: SHA256SUMS carries no signature ' +
+          '(pressmesh keygen --release makes a key)'
       : `signed    SHA256SUMS.sig by key ${result.signedBy}`,
   )
   process.stdout.write(`${lines.join('\n')}\n`)

@@ -7,7 +7,7 @@ import { DigestTap } from './digest-tap.ts'
 import { Sha256Worker } from './sha256-worker.ts'
 
 describe('hashing media on the way out', () => {
-  it('gives the same SHA-256 and BLAKE3 inline and on the worker, for pieces of any size', async (t) => {
+  it('gives the same SHA-256 and BLAKE3 inline and on the worker, whatever the pieces', async (t) => {
     const worker = new Sha256Worker()
     t.after(() => worker.stop())
     const bytes = pseudoRandomBytes(23 * 1024 * 1024 + 11, 8)

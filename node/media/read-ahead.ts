@@ -46,7 +46,8 @@ async function readChunk(store: ChunkStore, entry: FileEntry, index: number): Pr
   if (bytes.length !== chunk.size) {
     throw new IntegrityError(
       'STORE_CHUNK_SIZE',
-      `chunk ${chunk.id} of "${entry.path}" is ${bytes.length} bytes, the manifest says ${chunk.size}`,
+      `chunk ${chunk.id} of "${entry.path}" is ${bytes.length} bytes, ` +
+        `the manifest says ${chunk.size}`,
     )
   }
 

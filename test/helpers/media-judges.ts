@@ -5,7 +5,7 @@ import { tool, treeListing } from './media.ts'
 
 // The outside judges of media images, shared by the tests of each format.
 
-/** GNU tar and bsdtar each extract the archive identical to `source` (contents, modes, links, times). */
+/** GNU tar and bsdtar each extract `archive` identical to `source`: bytes, modes, links, times. */
 export async function extractAndCompare(archive: string, source: string, dir: string) {
   for (const [name, command, args] of [
     ['gnu', 'tar', ['-xpf', archive, '-C']],

@@ -129,7 +129,7 @@ export async function mkdirs(root: string, ...paths: string[]): Promise<void> {
   }
 }
 
-/** Every entry below `root` with its type, permission bits, link target and (not for links) mtime. */
+/** Every entry below `root`: type, permission bits, link target and (not for links) mtime. */
 export function treeListing(root: string): string[] {
   const run = spawnSync('find', [root, '-mindepth', '1', '-printf', '%P|%y|%m|%l|%T@\\n'], {
     encoding: 'utf8',
@@ -139,7 +139,8 @@ export function treeListing(root: string): string[] {
     .split('\n')
     .map((line) => {
       const [path, type, mode, target, time] = line.split('|')
-      return `${path}|${type}|${type === 'l' ? '' : mode}|${target}|${type === 'l' ? '' : Math.floor(Number(time))}`
+      const link = type === 'l'
+      return `${path}|${type}|${link ? '' : mode}|${target}|${link ? '' : Math.floor(Number(time))}`
     })
     .sort()
 }

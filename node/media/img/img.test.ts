@@ -35,7 +35,7 @@ async function readHead(path: string, at = 0): Promise<Buffer> {
 }
 
 describe('the img medium', () => {
-  it('passes fsck.fat as FAT16 and copies out identical with mtools; links are left out', async (t) => {
+  it('passes fsck.fat as FAT16 and copies out identical with mtools, links left out', async (t) => {
     const dir = await tempDir(t)
     const source = join(dir, 'src')
     await awkwardTree(source, { symlinks: true })
@@ -84,7 +84,7 @@ describe('the img medium', () => {
     assertCopiesOut(image, source, out)
   })
 
-  it('puts the volume in one 1 MiB-aligned MBR partition that fsck.fat and mtools accept', async (t) => {
+  it('puts the volume in one 1 MiB-aligned MBR partition that the tools accept', async (t) => {
     const dir = await tempDir(t)
     const source = join(dir, 'src')
     await awkwardTree(source)

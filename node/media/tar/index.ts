@@ -4,7 +4,14 @@ import { createGzip } from 'node:zlib'
 import { pack, type Pack } from 'tar-stream'
 import type { FileEntry } from '../../../protocol/manifest.ts'
 import type { Medium, MediumFile, MediumInput } from '../medium.ts'
-import { END_BYTES, tarEntryBytes, tarHeader } from './tar-headers.ts'
+import {
+  BLOCK_BYTES,
+  END_BYTES,
+  largeHeaderOffsets,
+  tarEntryBytes,
+  tarHeader,
+  zeroSizeField,
+} from './tar-headers.ts'
 
 // The tar medium: one POSIX tar archive (pax where ustar falls short), optionally gzip. The
 // archive is reproducible: entries in manifest order, modes and times from the manifest, owner
@@ -47,10 +54,14 @@ export async function* tarBytes(
 ): AsyncGenerator<Uint8Array> {
   const archive = pack()
   const feeding = feed(archive, input, signal).catch((err) => archive.destroy(err))
+  const largeHeaders = largeHeaderOffsets(input)
+  let offset = 0
 
   try {
     for await (const bytes of archive) {
-      yield bytes as Uint8Array
+      const piece = bytes as Uint8Array
+      yield largeHeaders.has(offset) && piece.length === BLOCK_BYTES ? zeroSizeField(piece) : piece
+      offset += piece.length
     }
   } finally {
     archive.destroy()

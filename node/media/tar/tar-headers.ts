@@ -1,5 +1,6 @@
 import type { Header } from 'tar-stream'
 import type { ManifestEntry } from '../../../protocol/manifest.ts'
+import type { MediumInput } from '../medium.ts'
 
 // Headers for tar-stream, decided here rather than left to tar-stream so that the archive's
 // size can be computed before a byte is written. POSIX.1-2001 pax: an entry whose name or link
@@ -69,6 +70,44 @@ export function paxBlock(header: TarHeader): Buffer {
   return Buffer.from(text, 'utf8')
 }
 
+/**
+ * Where the ustar headers of entries of 8 GiB and more start. tar-stream fills their size field
+ * in GNU base-256; we give it zeros instead, as Python's tarfile does for pax archives: the pax
+ * `size` record is what POSIX readers use, and the archive stays plain POSIX.1-2001.
+ */
+export function largeHeaderOffsets(input: MediumInput): Set<number> {
+  const offsets = new Set<number>()
+  let offset = 0
+
+  for (const entry of input.manifest.files) {
+    const header = tarHeader(entry)
+
+    if (header.size >= OCTAL_11_LIMIT) {
+      offsets.add(offset + BLOCK_BYTES + padded(paxBlock(header).length))
+    }
+
+    offset += tarEntryBytes(header)
+  }
+
+  return offsets
+}
+
+/** A copy of a ustar header block with an octal zero size and its checksum made again. */
+export function zeroSizeField(block: Uint8Array): Buffer {
+  const copy = Buffer.from(block)
+  copy.write('00000000000 ', 124, 'latin1')
+  copy.fill(0x20, 148, 156)
+  let sum = 0
+
+  for (const byte of copy) {
+    sum += byte
+  }
+
+  // POSIX ustar "chksum": six octal digits, then NUL and space.
+  copy.write(`${sum.toString(8).padStart(6, '0')}\u0000 `, 148, 'latin1')
+  return copy
+}
+
 function paxRecords(header: TarHeader): Record<string, string> | undefined {
   const large = header.size >= OCTAL_11_LIMIT
 
@@ -76,8 +115,7 @@ function paxRecords(header: TarHeader): Record<string, string> | undefined {
     return undefined
   }
 
-  // Readers take the size from this record; tar-stream still fills the ustar field (in GNU
-  // base-256 when it does not fit), which pax readers ignore.
+  // Readers take the size from this record (the ustar field is zeroed, see zeroSizeField).
   return large ? { size: String(header.size) } : {}
 }
 

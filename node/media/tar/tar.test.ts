@@ -26,7 +26,7 @@ async function sha256Of(file: MediumFile): Promise<string> {
 }
 
 describe('the tar medium', () => {
-  it('extracts with GNU tar and bsdtar identical to the source, links and modes included', async (t) => {
+  it('extracts with GNU tar and bsdtar identical to the source, links and modes too', async (t) => {
     const dir = await tempDir(t)
     const source = join(dir, 'product-1.0')
     await awkwardTree(source, { symlinks: true })
@@ -70,7 +70,7 @@ describe('the tar medium', () => {
     }
   })
 
-  it('records a file over 8 GiB with a pax size record that GNU tar reads', async (t) => {
+  it('records a file over 8 GiB in a pax size record that GNU tar and bsdtar read', async (t) => {
     const dir = await tempDir(t)
     const size = 9 * 2 ** 30 + 5
     const entry: FileEntry = {
@@ -114,8 +114,12 @@ describe('the tar medium', () => {
       head.subarray(512, 1024).toString('latin1'),
       /^\d+ path=disc\.bin\n\d+ size=9663676421\n/,
     )
+    const main = head.subarray(1024, 1536)
+    assert.equal(main.toString('latin1', 124, 136), '00000000000 ', 'octal zero, not base-256')
     await writeFile(join(dir, 'head.tar'), head)
     const listing = tool('tar', ['-tvf', join(dir, 'head.tar')], 'tar')
     assert.match(listing.stdout, /^-rw-r--r-- 0\/0 +9663676421 2023-11-14 \d\d:\d\d disc\.bin$/m)
+    const bsd = tool('bsdtar', ['-tvf', join(dir, 'head.tar')], 'libarchive-tools')
+    assert.match(bsd.stdout, /^-rw-r--r-- +0 0 +0 +9663676421 Nov 14 +2023 disc\.bin$/m)
   })
 })

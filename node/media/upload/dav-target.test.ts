@@ -75,7 +75,7 @@ describe('uploading media to a WebDAV server', () => {
     assert.equal(check.stdout, 'a.tar: OK\nb.tar.gz: OK\n')
   })
 
-  it('leaves nothing under any name when the source fails part-way, and does not retry it', async (t) => {
+  it('leaves nothing behind when the source fails part-way, and does not retry', async (t) => {
     const nginx = await startNginx(t)
     const file = pacedFile('broken.img', pseudoRandomBytes(4 * 1024 * 1024, 5), {
       failAfter: 2 * 1024 * 1024,
@@ -88,7 +88,7 @@ describe('uploading media to a WebDAV server', () => {
     assert.deepEqual(await readdir(nginx.root), [])
   })
 
-  it('survives nginx stopping mid-upload: nothing under the final name, then a retry succeeds', async (t) => {
+  it('survives nginx stopping mid-upload: nothing under the name, then a retry wins', async (t) => {
     const nginx = await startNginx(t)
     const bytes = pseudoRandomBytes(6 * 1024 * 1024, 6)
     const file = pacedFile('disc.iso', bytes, { pauseMs: 2 })
