@@ -20,7 +20,6 @@ import { imgMedium } from '../node/media/img/index.ts'
 import type { Medium, MediumInput } from '../node/media/medium.ts'
 import { readAheadSource } from '../node/media/read-ahead.ts'
 import { publishMedium } from '../node/media/publish.ts'
-import { Sha256Worker } from '../node/media/sha256-worker.ts'
 import { tarMedium } from '../node/media/tar/index.ts'
 import { folderTarget } from '../node/media/upload/folder-target.ts'
 import { MEDIUM_WRITERS } from '../node/media/writers.ts'
@@ -51,7 +50,7 @@ const size = parseSize(values.size ?? '1GiB', '--size')
 const fileCount = Number(values.files)
 const runs = Number(values.runs)
 const key = generateKeyPairSync('ed25519').privateKey
-let hashWorker: Sha256Worker
+let hashWorker: HashWorker
 
 requireTool('bsdtar', 'libarchive-tools')
 requireTool('xorriso', 'xorriso')
@@ -64,7 +63,7 @@ try {
   await warm(tree)
   const store = await ChunkStore.open({ dir: join(work, 'store') })
   const input = await fillStore(store, tree)
-  hashWorker = new Sha256Worker()
+  hashWorker = new HashWorker()
   const out = join(work, 'out')
   const iso = MEDIUM_WRITERS.iso
   const systems: Array<[string, Job | string]> = [

@@ -8,7 +8,6 @@ import type { Medium, MediumInput } from '../../node/media/medium.ts'
 import { readAheadSource } from '../../node/media/read-ahead.ts'
 import { type PublishResult, publishMedium } from '../../node/media/publish.ts'
 import { readPrivateKey } from '../../node/media/release-key.ts'
-import { Sha256Worker } from '../../node/media/sha256-worker.ts'
 import { davTarget } from '../../node/media/upload/dav-target.ts'
 import { folderTarget } from '../../node/media/upload/folder-target.ts'
 import type { MediaTarget } from '../../node/media/upload/target.ts'
@@ -21,7 +20,9 @@ import { formatBytes } from '../args.ts'
 import { UsageError } from '../exit-codes.ts'
 import { ProgressBar } from '../progress.ts'
 
-export const PACK_USAGE = `usage: pressmesh pack <folder-or-manifest> --format ${PACK_FORMATS.join('|')}
+const FORMATS = PACK_FORMATS.join('|')
+
+export const PACK_USAGE = `usage: pressmesh pack <folder-or-manifest> --format ${FORMATS}
          --out DIR|URL [--store DIR] [--name NAME] [--volume-id ID] [--date ISO8601|SECONDS]
          [--key release.key.pem] [--mbr] [--disc dvd5]
 
@@ -65,7 +66,6 @@ export async function packCommand(argv: string[]): Promise<number> {
   const writer = mediumWriter(values.format)
   const key = values.key === undefined ? undefined : await readPrivateKey(values.key)
   const hashWorker = new HashWorker()
-  const shaWorker = new Sha256Worker()
   let source: Source | undefined
 
   try {
@@ -80,12 +80,11 @@ export async function packCommand(argv: string[]): Promise<number> {
       },
     }
     const medium = writer(input, { name, mbr: values.mbr, disc: values.disc })
-    const result = await publishWithProgress(medium, targetFor(values.out), key, shaWorker)
+    const result = await publishWithProgress(medium, targetFor(values.out), key, hashWorker)
     printSummary(result, values.out)
   } finally {
     await source?.cleanUp()
     await hashWorker.stop()
-    await shaWorker.stop()
   }
 
   return 0
@@ -161,7 +160,7 @@ async function publishWithProgress(
   medium: Medium,
   target: MediaTarget,
   key: KeyObject | undefined,
-  hashWorker: Sha256Worker,
+  hashWorker: HashWorker,
 ): Promise<PublishResult> {
   const progress = new ProgressBar(`writing ${medium.kind}`)
 

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { describe, it } from 'node:test'
+import { HashWorker } from '../../protocol/chunker/whole-hash.ts'
 import { blake3Hex } from '../../protocol/hash.ts'
 import { pseudoRandomBytes, splitInto } from '../../test/helpers/random.ts'
 import { DigestTap } from './digest-tap.ts'
-import { Sha256Worker } from './sha256-worker.ts'
 
 describe('hashing media on the way out', () => {
-  it('gives the same SHA-256 and BLAKE3 inline and on the worker, whatever the pieces', async (t) => {
-    const worker = new Sha256Worker()
+  it('gives the same SHA-256 and BLAKE3 inline and on the worker, for any pieces', async (t) => {
+    const worker = new HashWorker()
     t.after(() => worker.stop())
     const bytes = pseudoRandomBytes(23 * 1024 * 1024 + 11, 8)
     const expected = {

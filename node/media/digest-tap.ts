@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto'
+import type { HashWorker, WholeHasher } from '../../protocol/chunker/whole-hash.ts'
 import { asBuffer, Blake3Hasher } from '../../protocol/hash.ts'
-import type { Sha256Stream, Sha256Worker } from './sha256-worker.ts'
 
 // SHA-256 and BLAKE3 of bytes as they go by, so that a medium is hashed in the same pass that
-// writes or uploads it. BLAKE3 runs here; given a Sha256Worker, SHA-256 (the slower of the two)
-// runs on the worker's core while this thread keeps producing and writing: pieces are copied
-// into staging buffers of STAGE_BYTES
+// writes or uploads it. Given a HashWorker, the hashing runs on the worker's core while this
+// thread keeps producing and writing: pieces are copied into staging buffers of STAGE_BYTES
 // (tar headers come 512 bytes at a time), backed by SharedArrayBuffers so that they reach the
 // worker without a second copy, and reused once the worker has hashed them.
 
@@ -20,9 +19,8 @@ const STAGE_BYTES = 4 * 1024 * 1024
 const MAX_IN_FLIGHT = 4
 
 export class DigestTap {
-  private readonly blake3 = new Blake3Hasher()
-  private readonly sha256?: ReturnType<typeof createHash>
-  private readonly hasher?: Sha256Stream
+  private readonly inline?: { sha256: ReturnType<typeof createHash>; blake3: Blake3Hasher }
+  private readonly hasher?: WholeHasher
   private readonly inFlight: Promise<void>[] = []
   private readonly stages: Buffer[] = []
   private nextStage = 0
@@ -30,9 +28,9 @@ export class DigestTap {
   private staged = 0
   private size = 0
 
-  constructor(worker?: Sha256Worker) {
+  constructor(worker?: HashWorker) {
     if (worker === undefined) {
-      this.sha256 = createHash('sha256')
+      this.inline = { sha256: createHash('sha256'), blake3: new Blake3Hasher() }
     } else {
       this.hasher = worker.open()
     }
@@ -41,10 +39,10 @@ export class DigestTap {
   /** Takes the bytes in; the caller may reuse them once the returned promise (if any) settles. */
   update(bytes: Uint8Array): Promise<void> | undefined {
     this.size += bytes.length
-    this.blake3.update(asBuffer(bytes))
 
-    if (this.sha256 !== undefined) {
-      this.sha256.update(bytes)
+    if (this.inline !== undefined) {
+      this.inline.sha256.update(bytes)
+      this.inline.blake3.update(asBuffer(bytes))
       return undefined
     }
 
@@ -52,15 +50,15 @@ export class DigestTap {
   }
 
   async digest(): Promise<FileDigest> {
-    const blake3 = this.blake3.digest('hex')
-
-    if (this.sha256 !== undefined) {
-      return { size: this.size, sha256: this.sha256.digest('hex'), blake3 }
+    if (this.inline !== undefined) {
+      const { sha256, blake3 } = this.inline
+      return { size: this.size, sha256: sha256.digest('hex'), blake3: blake3.digest('hex') }
     }
 
     this.flush()
     await Promise.all(this.inFlight)
-    return { size: this.size, sha256: await this.hasher!.digest(), blake3 }
+    const digest = await this.hasher!.digest()
+    return { size: this.size, ...digest }
   }
 
   private async stageBytes(bytes: Uint8Array): Promise<void> {

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto'
-import type { Sha256Worker } from './sha256-worker.ts'
+import type { HashWorker } from '../../protocol/chunker/whole-hash.ts'
 import { InvalidInputError } from '../../protocol/errors.ts'
 import type { FileDigest } from './digest-tap.ts'
 import type { Medium } from './medium.ts'
@@ -14,8 +14,8 @@ export interface PublishInit {
   /** The release key's private half; without it the medium goes out unsigned. */
   key?: KeyObject
   signal?: AbortSignal
-  /** Compute SHA-256 on this worker's thread, beside the writing (for large media). */
-  hashWorker?: Sha256Worker
+  /** Hash on this worker's thread, beside the writing (recommended for large media). */
+  hashWorker?: HashWorker
   /** Bytes sent so far and the total (when every size is known; else the bytes so far). */
   onProgress?: (done: number, total: number) => void
 }

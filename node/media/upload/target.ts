@@ -1,4 +1,4 @@
-import type { Sha256Worker } from '../sha256-worker.ts'
+import type { HashWorker } from '../../../protocol/chunker/whole-hash.ts'
 import type { FileDigest } from '../digest-tap.ts'
 import type { MediumFile } from '../medium.ts'
 
@@ -11,8 +11,8 @@ export interface StoreOptions {
   signal?: AbortSignal
   /** Called with each piece's length as it is sent (for progress; restarts on a retry). */
   onBytes?: (count: number) => void
-  /** Compute SHA-256 on this worker's thread instead of inline. */
-  hashWorker?: Sha256Worker
+  /** Hash on this worker's thread instead of inline. */
+  hashWorker?: HashWorker
 }
 
 export interface MediaTarget {
