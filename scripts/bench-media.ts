@@ -1,7 +1,7 @@
 // Media benchmark: one generated installer tree (a few dozen files of incompressible data) made
 // into a released image, by Pressmesh and by the standard tools, side by side in one run.
 //
-//   npm run bench:media -- [--size 1GiB] [--files 36] [--runs 3] [--dir /tmp] [--json]
+//   npm run -s bench:media -- [--size 1GiB] [--files 36] [--runs 3] [--dir /tmp] [--json]
 //
 // "Released" means the image plus its checksum: Pressmesh writes the image and hashes it in the
 // same pass (SHA256SUMS, BLAKE3SUMS, an Ed25519 signature); the standard pipelines are the image
