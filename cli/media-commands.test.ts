@@ -1,13 +1,30 @@
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { awkwardTree, tool } from '../test/helpers/media.ts'
+import { startNginx } from '../test/helpers/nginx.ts'
 import { tempDir } from '../test/helpers/temp.ts'
 
 const BIN = fileURLToPath(new URL('./bin/pressmesh.js', import.meta.url))
+
+/** The command without blocking this process, which serves nginx's test helper meanwhile. */
+async function pressmeshAsync(args: string[]) {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (data) => {
+    stdout += data
+  })
+  child.stderr.on('data', (data) => {
+    stderr += data
+  })
+  const [code] = await once(child, 'exit')
+  return { code: code as number | null, stdout, stderr }
+}
 
 function pressmesh(args: string[]) {
   const run = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' })
@@ -161,6 +178,36 @@ describe('the pack, verify and keygen commands', () => {
     assert.equal(check.stdout, 'product-2.0.img: OK\n')
     const table = tool('sfdisk', ['-J', join(dir, 'out', 'product-2.0.img')], 'fdisk')
     assert.equal(JSON.parse(table.stdout).partitiontable.partitions[0].start, 2048)
+  })
+
+  it('uploads a signed medium to a WebDAV server when --out is a URL', async (t) => {
+    const dir = await tempDir(t)
+    const nginx = await startNginx(t)
+    const source = join(dir, 'product-3.0')
+    await awkwardTree(source, { symlinks: true })
+    assert.equal(pressmesh(['keygen', '--release', '--out', dir]).code, 0)
+
+    const run = await pressmeshAsync([
+      'pack',
+      source,
+      '--format',
+      'tar.gz',
+      '--key',
+      join(dir, 'release.key.pem'),
+      '--out',
+      `${nginx.url}releases/3.0/`,
+    ])
+
+    assert.equal(run.code, 0, run.stderr)
+    const folder = join(nginx.root, 'releases', '3.0')
+    const verify = pressmesh(['verify', folder, '--key', join(dir, 'release.pub.pem')])
+    assert.equal(verify.code, 0, verify.stderr)
+    assert.deepEqual((await readdir(folder)).sort(), [
+      'BLAKE3SUMS',
+      'SHA256SUMS',
+      'SHA256SUMS.sig',
+      'product-3.0.tar.gz',
+    ])
   })
 
   it('answers --format iso with a stable code while ISO is not in this build', async (t) => {
