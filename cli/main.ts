@@ -5,6 +5,8 @@ import { FETCH_USAGE, fetchCommand } from './commands/fetch-command.ts'
 import { INDEX_USAGE, indexCommand } from './commands/index-command.ts'
 import { KEYGEN_USAGE, keygenCommand } from './commands/keygen-command.ts'
 import { NODE_USAGE, nodeCommand } from './commands/node-command.ts'
+import { PACK_USAGE, packCommand } from './commands/pack-command.ts'
+import { VERIFY_USAGE, verifyCommand } from './commands/verify-command.ts'
 import { describeError, EXIT_BAD_INPUT, exitCodeFor } from './exit-codes.ts'
 
 type Command = (argv: string[]) => Promise<number>
@@ -15,6 +17,8 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   diff: { run: diffCommand, usage: DIFF_USAGE },
   node: { run: nodeCommand, usage: NODE_USAGE },
   fetch: { run: fetchCommand, usage: FETCH_USAGE },
+  pack: { run: packCommand, usage: PACK_USAGE },
+  verify: { run: verifyCommand, usage: VERIFY_USAGE },
   keygen: { run: keygenCommand, usage: KEYGEN_USAGE },
 }
 
@@ -26,7 +30,9 @@ commands:
   diff <old> <new>       compare two manifests: what a holder of the old one must fetch
   node                   start a mesh node
   fetch <master-url>     ask a running node to bring a master into its store
-  keygen --psk           write a private-network key
+  pack <path> --format F write one medium (tar, tar.gz, img) with its sums and signature
+  verify <folder>        check a medium folder's sums and signature
+  keygen --psk|--release write a private-network key or a release key pair
 
 pressmesh <command> --help prints a command's options.`
 

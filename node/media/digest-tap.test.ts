@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { describe, it } from 'node:test'
+import { HashWorker } from '../../protocol/chunker/whole-hash.ts'
+import { blake3Hex } from '../../protocol/hash.ts'
+import { pseudoRandomBytes, splitInto } from '../../test/helpers/random.ts'
+import { DigestTap } from './digest-tap.ts'
+
+describe('hashing media on the way out', () => {
+  it('gives the same SHA-256 and BLAKE3 inline and on the worker, for any pieces', async (t) => {
+    const worker = new HashWorker()
+    t.after(() => worker.stop())
+    const bytes = pseudoRandomBytes(23 * 1024 * 1024 + 11, 8)
+    const expected = {
+      size: bytes.length,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      blake3: blake3Hex(bytes),
+    }
+
+    for (const sizes of [[512], [512, 1, 9 * 1024 * 1024, 4096], [4 * 1024 * 1024]]) {
+      const inline = new DigestTap()
+      const threaded = new DigestTap(worker)
+
+      for (const piece of splitInto(bytes, sizes)) {
+        inline.update(piece)
+        await threaded.update(piece)
+      }
+
+      assert.deepEqual(await inline.digest(), expected)
+      assert.deepEqual(await threaded.digest(), expected, `pieces of ${sizes.join(', ')}`)
+    }
+  })
+})

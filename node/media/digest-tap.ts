@@ -1,0 +1,122 @@
+import { createHash } from 'node:crypto'
+import type { HashWorker, WholeHasher } from '../../protocol/chunker/whole-hash.ts'
+import { asBuffer, Blake3Hasher } from '../../protocol/hash.ts'
+
+// SHA-256 and BLAKE3 of bytes as they go by, so that a medium is hashed in the same pass that
+// writes or uploads it. Given a HashWorker, the hashing runs on the worker's core while this
+// thread keeps producing and writing: pieces are copied into staging buffers of STAGE_BYTES
+// (tar headers come 512 bytes at a time), backed by SharedArrayBuffers so that they reach the
+// worker without a second copy, and reused once the worker has hashed them.
+
+export interface FileDigest {
+  size: number
+  sha256: string
+  blake3: string
+}
+
+const STAGE_BYTES = 4 * 1024 * 1024
+/** Staging buffers handed to the worker and not yet hashed, at most. */
+const MAX_IN_FLIGHT = 4
+
+export class DigestTap {
+  private readonly inline?: { sha256: ReturnType<typeof createHash>; blake3: Blake3Hasher }
+  private readonly hasher?: WholeHasher
+  private readonly inFlight: Promise<void>[] = []
+  private readonly stages: Buffer[] = []
+  private nextStage = 0
+  private stage: Buffer = Buffer.alloc(0)
+  private staged = 0
+  private size = 0
+
+  constructor(worker?: HashWorker) {
+    if (worker === undefined) {
+      this.inline = { sha256: createHash('sha256'), blake3: new Blake3Hasher() }
+    } else {
+      this.hasher = worker.open()
+    }
+  }
+
+  /** Takes the bytes in; the caller may reuse them once the returned promise (if any) settles. */
+  update(bytes: Uint8Array): Promise<void> | undefined {
+    this.size += bytes.length
+
+    if (this.inline !== undefined) {
+      this.inline.sha256.update(bytes)
+      this.inline.blake3.update(asBuffer(bytes))
+      return undefined
+    }
+
+    return this.stageBytes(bytes)
+  }
+
+  async digest(): Promise<FileDigest> {
+    if (this.inline !== undefined) {
+      const { sha256, blake3 } = this.inline
+      return { size: this.size, sha256: sha256.digest('hex'), blake3: blake3.digest('hex') }
+    }
+
+    this.flush()
+    await Promise.all(this.inFlight)
+    const digest = await this.hasher!.digest()
+    return { size: this.size, ...digest }
+  }
+
+  private async stageBytes(bytes: Uint8Array): Promise<void> {
+    let offset = 0
+
+    while (offset < bytes.length) {
+      if (this.staged === this.stage.length) {
+        this.flush()
+        await this.throttle()
+        this.stage = this.freeStage()
+      }
+
+      const count = Math.min(bytes.length - offset, this.stage.length - this.staged)
+      this.stage.set(bytes.subarray(offset, offset + count), this.staged)
+      this.staged += count
+      offset += count
+    }
+  }
+
+  private flush(): void {
+    if (this.staged > 0) {
+      this.inFlight.push(
+        this.hasher!.update(this.stage.subarray(0, this.staged)) ?? Promise.resolve(),
+      )
+    }
+
+    this.stage = Buffer.alloc(0)
+    this.staged = 0
+  }
+
+  /** With MAX_IN_FLIGHT + 1 buffers and hashing in order, the oldest is free once throttled. */
+  private freeStage(): Buffer {
+    const index = this.nextStage++ % (MAX_IN_FLIGHT + 1)
+    this.stages[index] ??= Buffer.from(new SharedArrayBuffer(STAGE_BYTES))
+    return this.stages[index]
+  }
+
+  private async throttle(): Promise<void> {
+    while (this.inFlight.length >= MAX_IN_FLIGHT) {
+      await this.inFlight.shift()
+    }
+  }
+}
+
+/** Passes `bytes` through, feeding the tap and reporting each piece's length. */
+export async function* tapped(
+  bytes: AsyncIterable<Uint8Array>,
+  tap: DigestTap,
+  onBytes?: (count: number) => void,
+): AsyncGenerator<Uint8Array> {
+  for await (const piece of bytes) {
+    const taking = tap.update(piece)
+
+    if (taking !== undefined) {
+      await taking
+    }
+
+    onBytes?.(piece.length)
+    yield piece
+  }
+}
