@@ -345,7 +345,14 @@ export class ManifestFetcher {
 
   private reject(peer: string): void {
     this.ctx.metrics.chunksRejected.inc()
+
+    // Several requests to the peer may come back bad at once: one ban.
+    if (this.ctx.view.isBanned(peer)) {
+      return
+    }
+
     this.ctx.metrics.peersBanned.inc()
+
     this.ctx.view.ban(peer)
     this.ctx.log.warn({ peer }, 'peer sent bytes that do not match the chunk id, banning it')
     void this.ctx.host.hangUp(peerIdFromString(peer)).catch(() => undefined)
