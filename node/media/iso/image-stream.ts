@@ -1,0 +1,162 @@
+import { IntegrityError, PressmeshError } from '../../../protocol/errors.ts'
+import type { FileEntry } from '../../../protocol/manifest.ts'
+import type { ContentSource } from '../medium.ts'
+import { SECTOR_BYTES, SYSTEM_AREA_SECTORS } from './constants.ts'
+import { directoryExtent, encodeRecord, encodeRecords } from './directory-records.ts'
+import type { IsoDirectory } from './iso-tree.ts'
+import type { IsoLayout, PathTablePlace } from './layout.ts'
+import { pathTable } from './path-tables.ts'
+import { jolietRecordSpecs, primaryRecordSpecs } from './record-specs.ts'
+import { continuationBytes } from './system-use.ts'
+import { terminatorDescriptor, volumeDescriptor } from './volume-descriptors.ts'
+import { OutputBatcher } from './output-batcher.ts'
+
+// Writes a laid-out image strictly in order. Metadata is built one folder at a time; file data
+// streams chunk by chunk from the source, so memory stays at a batch and a chunk.
+
+export async function* isoBytes(
+  layout: IsoLayout,
+  source: ContentSource,
+  signal?: AbortSignal,
+): AsyncGenerator<Uint8Array> {
+  const out = new OutputBatcher()
+  let written = 0
+  const count = function* (pieces: Generator<Uint8Array>) {
+    for (const piece of pieces) {
+      written += piece.length
+      yield piece
+    }
+  }
+
+  yield* count(out.zeros(SYSTEM_AREA_SECTORS * SECTOR_BYTES))
+  for (const sector of metadataSectors(layout)) {
+    yield* count(out.push(sector))
+  }
+
+  for (const file of layout.files) {
+    signal?.throwIfAborted()
+
+    for await (const chunk of fileBytes(file.entry, source, signal)) {
+      yield* count(out.push(chunk))
+    }
+
+    yield* count(out.zeros(padding(file.entry.size)))
+  }
+
+  yield* count(out.zeros(SECTOR_BYTES))
+  yield* count(out.flush())
+
+  if (written !== layout.volumeSectors * SECTOR_BYTES) {
+    throw new PressmeshError(
+      'ISO_LAYOUT_MISMATCH',
+      `wrote ${written} bytes but laid out ${layout.volumeSectors * SECTOR_BYTES}`,
+    )
+  }
+}
+
+/** Descriptors, path tables, folders and continuation areas, each padded to whole sectors. */
+function* metadataSectors(layout: IsoLayout): Generator<Buffer> {
+  const { primary, joliet, extents } = layout
+  const descriptor = {
+    meta: layout.meta,
+    volumeId: layout.volumeId,
+    volumeSectors: layout.volumeSectors,
+  }
+
+  yield volumeDescriptor(descriptor, hierarchyPlace(primary, layout.primaryTables), false)
+  yield volumeDescriptor(descriptor, hierarchyPlace(joliet, layout.jolietTables), true)
+  yield terminatorDescriptor()
+  yield* tables(primary)
+  yield* tables(joliet)
+
+  for (const dir of primary) {
+    yield directoryExtent(encodeRecords(primaryRecordSpecs(dir, extents), dir.splits))
+  }
+
+  yield* continuationArea(layout)
+
+  for (const dir of joliet) {
+    yield directoryExtent(encodeRecords(jolietRecordSpecs(dir, extents)))
+  }
+}
+
+function hierarchyPlace(dirs: IsoDirectory[], tables: PathTablePlace) {
+  const root = dirs[0]
+  const spec = { identifier: Buffer.from([0]), flags: 0x02, location: root.location }
+  const rootRecord = encodeRecord(
+    { ...spec, length: root.bytes, mtime: root.node.entry.mtime, entries: [] },
+    Buffer.alloc(0),
+  )
+
+  return {
+    pathTableBytes: tables.bytes,
+    lTableLocation: tables.lLocation,
+    mTableLocation: tables.mLocation,
+    rootRecord,
+  }
+}
+
+function* tables(dirs: IsoDirectory[]): Generator<Buffer> {
+  for (const bigEndian of [false, true]) {
+    const table = pathTable(dirs, bigEndian)
+    yield Buffer.concat([table, Buffer.alloc(padding(table.length))])
+  }
+}
+
+/** SUSP 5.1 continuation areas, in the order the layout placed them. */
+function* continuationArea(layout: IsoLayout): Generator<Buffer> {
+  if (layout.continuationSectors === 0) {
+    return
+  }
+
+  let current = layout.continuationStart
+  let sector = Buffer.alloc(SECTOR_BYTES)
+
+  for (const dir of layout.primary) {
+    const specs = primaryRecordSpecs(dir, layout.extents)
+
+    for (const [i, split] of dir.splits.entries()) {
+      const pieces = continuationBytes(specs[i].entries, split)
+
+      for (const [k, bytes] of pieces.entries()) {
+        const piece = split.pieces[k]
+
+        while (piece.location > current) {
+          yield sector
+          sector = Buffer.alloc(SECTOR_BYTES)
+          current++
+        }
+
+        bytes.copy(sector, piece.offset)
+      }
+    }
+  }
+
+  yield sector
+}
+
+async function* fileBytes(entry: FileEntry, source: ContentSource, signal?: AbortSignal) {
+  let seen = 0
+
+  for await (const chunk of source.read(entry, signal)) {
+    seen += chunk.length
+
+    if (seen > entry.size) {
+      break
+    }
+
+    yield chunk
+  }
+
+  if (seen !== entry.size) {
+    throw new IntegrityError(
+      'ISO_SOURCE_SIZE',
+      `the source gave ${seen > entry.size ? 'more' : 'fewer'} bytes for "${entry.path}" than ` +
+        `the manifest's ${entry.size}`,
+    )
+  }
+}
+
+function padding(bytes: number): number {
+  return (SECTOR_BYTES - (bytes % SECTOR_BYTES)) % SECTOR_BYTES
+}
