@@ -150,3 +150,42 @@ describe('ISO 9660 images', () => {
     assert.equal((await pycdlibOpen(image)).jolietPaths.length, 10_100)
   })
 })
+
+describe('ISO image writer on odd input', () => {
+  it('refuses bad options and invalid manifests with their codes', async (t) => {
+    const root = await tempDir(t)
+    await writeFile(join(root, 'a.txt'), 'a')
+    const input = await storedMaster(t, root)
+    const orphan = { ...input.manifest.files[0], path: 'nowhere/a.txt' }
+    const broken = { ...input, manifest: { ...input.manifest, files: [orphan] } }
+
+    assert.throws(() => isoMedium(input, { name: '' }), { code: 'ISO_BAD_OPTIONS' })
+    assert.throws(() => isoMedium(input, { name: 'a/b' }), { code: 'ISO_BAD_OPTIONS' })
+    assert.throws(() => isoMedium(input, { name: 'x', disc: 'floppy' as 'cd700' }), {
+      code: 'ISO_BAD_OPTIONS',
+    })
+    assert.throws(() => isoMedium(broken, { name: 'x' }), { code: 'MANIFEST_MISSING_PARENT' })
+  })
+
+  it('fails with ISO_SOURCE_SIZE when the source gives fewer bytes than the manifest', async (t) => {
+    const root = await tempDir(t)
+    await writeFile(join(root, 'a.txt'), 'abcdef')
+    const input = await storedMaster(t, root)
+    const short = {
+      ...input,
+      source: {
+        read: async function* () {
+          yield Buffer.from('abc')
+        },
+      },
+    }
+
+    const drain = async () => {
+      for await (const _ of isoMedium(short, { name: 'x' }).files[0].bytes()) {
+        // Draining the image is the point.
+      }
+    }
+
+    await assert.rejects(drain(), { code: 'ISO_SOURCE_SIZE' })
+  })
+})
