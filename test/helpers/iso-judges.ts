@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
-import { execFile, execFileSync } from 'node:child_process'
+import { execFile, execFileSync, spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
 import { lstat, open, readdir, readlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
@@ -123,6 +125,13 @@ export async function isoinfoDescribe(image: string): Promise<string> {
   return stdout
 }
 
+/** `isoinfo -l`: the primary hierarchy's records as isoinfo lists them. */
+export async function isoinfoList(image: string): Promise<string> {
+  requireJudge('isoinfo')
+  const { stdout } = await run('isoinfo', ['-l', '-i', image], { maxBuffer: BIG_OUTPUT })
+  return stdout
+}
+
 /** `diff -r --no-dereference`, then modes, link targets and file times compared one by one. */
 export async function assertSameTree(expected: string, actual: string): Promise<void> {
   try {
@@ -158,4 +167,28 @@ async function describeTree(root: string): Promise<string[]> {
 
   await walk(root, '')
   return lines
+}
+
+/** SHA-256 of a file, read as a stream. */
+export async function sha256OfFile(path: string): Promise<string> {
+  const hash = createHash('sha256')
+  for await (const bytes of createReadStream(path, { highWaterMark: 4 * 1024 * 1024 })) {
+    hash.update(bytes)
+  }
+  return hash.digest('hex')
+}
+
+/** SHA-256 of what `bsdtar -xOf IMAGE member` prints: one member read without a copy on disk. */
+export async function sha256OfBsdtarMember(image: string, member: string): Promise<string> {
+  requireJudge('bsdtar')
+  const child = spawn('bsdtar', ['-xOf', image, member], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
+  const hash = createHash('sha256')
+
+  for await (const bytes of child.stdout) {
+    hash.update(bytes)
+  }
+
+  assert.equal(await exited, 0, `bsdtar -xOf ${member} failed`)
+  return hash.digest('hex')
 }

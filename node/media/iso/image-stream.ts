@@ -10,9 +10,13 @@ import { jolietRecordSpecs, primaryRecordSpecs } from './record-specs.ts'
 import { continuationBytes } from './system-use.ts'
 import { terminatorDescriptor, volumeDescriptor } from './volume-descriptors.ts'
 import { OutputBatcher } from './output-batcher.ts'
+import { readAhead } from './read-ahead.ts'
 
 // Writes a laid-out image strictly in order. Metadata is built one folder at a time; file data
 // streams chunk by chunk from the source, so memory stays at a batch and a chunk.
+
+/** Chunks asked for ahead of the consumer: enough to overlap one read with one write. */
+const READ_AHEAD_CHUNKS = 2
 
 export async function* isoBytes(
   layout: IsoLayout,
@@ -33,14 +37,8 @@ export async function* isoBytes(
     yield* count(out.push(sector))
   }
 
-  for (const file of layout.files) {
-    signal?.throwIfAborted()
-
-    for await (const chunk of fileBytes(file.entry, source, signal)) {
-      yield* count(out.push(chunk))
-    }
-
-    yield* count(out.zeros(padding(file.entry.size)))
+  for await (const piece of readAhead(fileData(layout, source, signal), READ_AHEAD_CHUNKS)) {
+    yield* count(typeof piece === 'number' ? out.zeros(piece) : out.push(piece))
   }
 
   yield* count(out.zeros(SECTOR_BYTES))
@@ -133,6 +131,15 @@ function* continuationArea(layout: IsoLayout): Generator<Buffer> {
   }
 
   yield sector
+}
+
+/** Every file's chunks in layout order, each file followed by its padding (a zero count). */
+async function* fileData(layout: IsoLayout, source: ContentSource, signal?: AbortSignal) {
+  for (const file of layout.files) {
+    signal?.throwIfAborted()
+    yield* fileBytes(file.entry, source, signal)
+    yield padding(file.entry.size)
+  }
 }
 
 async function* fileBytes(entry: FileEntry, source: ContentSource, signal?: AbortSignal) {
