@@ -67,7 +67,7 @@ function* metadataSectors(layout: IsoLayout): Generator<Buffer> {
   yield* tables(primary)
   yield* tables(joliet)
 
-  for (const dir of primary) {
+  for (const dir of layout.primaryExtents) {
     yield directoryExtent(encodeRecords(primaryRecordSpecs(dir, extents), dir.splits))
   }
 
@@ -110,7 +110,7 @@ function* continuationArea(layout: IsoLayout): Generator<Buffer> {
   let current = layout.continuationStart
   let sector = Buffer.alloc(SECTOR_BYTES)
 
-  for (const dir of layout.primary) {
+  for (const dir of layout.primaryExtents) {
     const specs = primaryRecordSpecs(dir, layout.extents)
 
     for (const [i, split] of dir.splits.entries()) {

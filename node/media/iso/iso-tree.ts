@@ -21,6 +21,8 @@ export interface IsoDirectory {
   bytes: number
   /** Primary hierarchy, relocated folders only: the folder it really lies in (RRIP 4.1.5.2). */
   realParent?: IsoDirectory
+  /** Primary hierarchy: this is the Rock Ridge relocation directory, "rr_moved". */
+  relocation?: boolean
   /** Primary hierarchy: how each record's SUSP entries are spread, in record order. */
   splits: SystemUseSplit[]
 }
@@ -77,4 +79,20 @@ export function numberDirectories(root: IsoDirectory): IsoDirectory[] {
   }
 
   return order
+}
+
+/**
+ * The order folder extents are written in: the root, the relocation directory and everything
+ * below it, then the other folders, each group breadth first. Parents come before children,
+ * and libarchive, which reads the image front to back, needs a folder relocated from inside a
+ * relocated subtree to be connected before that subtree's own placeholder is read (its CL
+ * lies in the main tree, so the main tree's folders must come after every moved one). This is
+ * the order genisoimage uses; ECMA-119 ties only the path table, not extents, to an order.
+ */
+export function extentOrder(dirs: readonly IsoDirectory[]): IsoDirectory[] {
+  const moved = (dir: IsoDirectory): boolean =>
+    dir.relocation === true || (dir.parent !== dir && moved(dir.parent))
+  const [root, ...rest] = dirs
+
+  return [root, ...rest.filter(moved), ...rest.filter((dir) => !moved(dir))]
 }

@@ -1,10 +1,10 @@
 import { InvalidInputError } from '../../../protocol/errors.ts'
 import { comparePaths, type FileEntry, type Manifest } from '../../../protocol/manifest.ts'
 import type { MediumMeta } from '../medium.ts'
-import { MAX_VOLUME_SECTORS, SYSTEM_AREA_SECTORS } from './constants.ts'
+import { MAX_VOLUME_SECTORS, SECTOR_BYTES, SYSTEM_AREA_SECTORS } from './constants.ts'
 import { encodeRecords, placeRecords, splitRecords } from './directory-records.ts'
 import { sectorsFor } from './encoding.ts'
-import type { IsoDirectory } from './iso-tree.ts'
+import { extentOrder, type IsoDirectory } from './iso-tree.ts'
 import { jolietHierarchy } from './joliet-tree.ts'
 import { pathTableBytes } from './path-tables.ts'
 import { primaryHierarchy } from './primary-tree.ts'
@@ -14,7 +14,7 @@ import { buildTree } from './tree.ts'
 
 // The whole image is laid out before a byte is written; every size is known from the manifest.
 // In order: the system area, the primary, Joliet and terminating volume descriptors, the four
-// path tables, the primary folders, the Rock Ridge continuation area, the Joliet folders, the
+// path tables, the primary folders (in extentOrder), the Rock Ridge continuation area, the Joliet folders, the
 // file data in manifest order, and one zero sector that empty files and links point at. Every
 // pointer (folder to child, CE to its area) points forward, which readers that stream the image
 // (libarchive) need.
@@ -29,7 +29,10 @@ export interface IsoLayout {
   meta: MediumMeta
   volumeId: string
   volumeSectors: number
+  /** Primary folders in path table order. */
   primary: IsoDirectory[]
+  /** Primary folders in the order their extents (and continuation pieces) are written. */
+  primaryExtents: IsoDirectory[]
   joliet: IsoDirectory[]
   primaryTables: PathTablePlace
   jolietTables: PathTablePlace
@@ -63,16 +66,17 @@ export function layoutIso(manifest: Manifest, meta: MediumMeta, volumeId: string
   const primaryTables = placeTables(pathTableBytes(primary), place)
   const jolietTables = placeTables(pathTableBytes(joliet), place)
 
-  for (const dir of primary) {
-    dir.location = place(dir.bytes / 2048)
+  const primaryExtents = extentOrder(primary)
+  for (const dir of primaryExtents) {
+    dir.location = place(dir.bytes / SECTOR_BYTES)
   }
 
   const continuationStart = cursor
-  const continuationSectors = placeContinuations(primary, continuationStart)
+  const continuationSectors = placeContinuations(primaryExtents, continuationStart)
   place(continuationSectors)
 
   for (const dir of joliet) {
-    dir.location = place(dir.bytes / 2048)
+    dir.location = place(dir.bytes / SECTOR_BYTES)
   }
 
   const files = dataFiles(manifest).map((entry) => ({
@@ -91,6 +95,7 @@ export function layoutIso(manifest: Manifest, meta: MediumMeta, volumeId: string
     volumeId,
     volumeSectors: cursor,
     primary,
+    primaryExtents,
     joliet,
     primaryTables,
     jolietTables,

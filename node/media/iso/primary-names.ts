@@ -14,6 +14,8 @@ export interface PrimaryName {
 
 export class PrimaryNamer {
   private readonly taken = new Set<string>()
+  /** The next "~N" to try for each name, so many similar names cost no repeated probing. */
+  private readonly nextTail = new Map<string, number>()
 
   /** Reserves a name exactly as given, e.g. the relocation directory. */
   reserve(stem: string): PrimaryName {
@@ -25,13 +27,16 @@ export class PrimaryNamer {
     const [stem, extension] = directory ? [dCharacters(real), ''] : splitFileName(real)
     const base = stem.slice(0, PRIMARY_STEM_CHARS) || '_'
     const ext = extension.slice(0, PRIMARY_EXTENSION_CHARS)
+    const wanted = key(base, ext, directory)
     let candidate = base
+    let n = this.nextTail.get(wanted) ?? 1
 
-    for (let n = 1; this.taken.has(key(candidate, ext, directory)); n++) {
+    for (; this.taken.has(key(candidate, ext, directory)); n++) {
       const tail = `~${n}`
-      candidate = base.slice(0, PRIMARY_STEM_CHARS - tail.length) + tail
+      candidate = base.slice(0, Math.max(0, PRIMARY_STEM_CHARS - tail.length)) + tail
     }
 
+    this.nextTail.set(wanted, n)
     this.taken.add(key(candidate, ext, directory))
     const identifier = directory ? candidate : `${candidate}.${ext};1`
     return { stem: candidate, extension: ext, identifier }

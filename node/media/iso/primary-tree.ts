@@ -22,6 +22,7 @@ export function primaryHierarchy(root: TreeNode): IsoDirectory[] {
   const relocation = () => {
     if (moved === undefined) {
       moved = newDirectory(movedNode(root), top, 2)
+      moved.relocation = true
       pending.set(moved, [])
     }
 

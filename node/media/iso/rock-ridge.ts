@@ -146,13 +146,18 @@ const MAX_COMPONENT_CONTENT = MAX_ENTRY_CONTENT - 1 - 2 - EMPTY_CONTINUED.length
 /** RRIP 4.1.3.1 component records: ROOT, CURRENT, PARENT or name pieces. */
 function slComponents(target: string): Buffer[] {
   const records: Buffer[] = []
+  const parts = target.split('/')
 
   if (target.startsWith('/')) {
     records.push(Buffer.from([0x08, 0]))
+    parts.shift()
   }
 
-  for (const part of target.split('/')) {
-    if (part === '') {
+  // A trailing "/" is kept as an empty last component, which readers turn back into the slash.
+  // A doubled "/" inside the target is recorded as one: libisofs would drop the empty component
+  // that libarchive and Linux read as "//", and POSIX resolves both alike.
+  for (const [i, part] of parts.entries()) {
+    if (part === '' && i < parts.length - 1) {
       continue
     }
 
@@ -161,15 +166,22 @@ function slComponents(target: string): Buffer[] {
       continue
     }
 
-    const bytes = Buffer.from(part, 'utf8')
-    const size = MAX_COMPONENT_CONTENT
-
-    for (let start = 0; start < bytes.length; start += size) {
-      const piece = bytes.subarray(start, start + size)
-      const more = start + size < bytes.length
-      records.push(Buffer.concat([Buffer.from([more ? 1 : 0, piece.length]), piece]))
-    }
+    records.push(...namePieces(Buffer.from(part, 'utf8')))
   }
 
   return records
+}
+
+function namePieces(bytes: Buffer): Buffer[] {
+  const pieces: Buffer[] = []
+  let start = 0
+
+  do {
+    const piece = bytes.subarray(start, start + MAX_COMPONENT_CONTENT)
+    start += MAX_COMPONENT_CONTENT
+    const more = start < bytes.length
+    pieces.push(Buffer.concat([Buffer.from([more ? SL_CONTINUE : 0, piece.length]), piece]))
+  } while (start < bytes.length)
+
+  return pieces
 }
