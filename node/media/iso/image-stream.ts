@@ -6,11 +6,11 @@ import { directoryExtent, encodeRecord, encodeRecords } from './directory-record
 import type { IsoDirectory } from './iso-tree.ts'
 import type { IsoLayout, PathTablePlace } from './layout.ts'
 import { pathTable } from './path-tables.ts'
+import { OutputBatcher } from './output-batcher.ts'
+import { readAhead } from './read-ahead.ts'
 import { jolietRecordSpecs, primaryRecordSpecs } from './record-specs.ts'
 import { continuationBytes } from './system-use.ts'
 import { terminatorDescriptor, volumeDescriptor } from './volume-descriptors.ts'
-import { OutputBatcher } from './output-batcher.ts'
-import { readAhead } from './read-ahead.ts'
 
 // Writes a laid-out image strictly in order. Metadata is built one folder at a time; file data
 // streams chunk by chunk from the source, so memory stays at a batch and a chunk.

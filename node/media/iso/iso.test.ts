@@ -219,3 +219,20 @@ describe('ISO image writer on odd input', () => {
     await assert.rejects(drain(), { code: 'ISO_SOURCE_SIZE' })
   })
 })
+
+describe('ISO image writer cancellation', () => {
+  it('stops with the signal reason when aborted while writing', async (t) => {
+    const root = await tempDir(t)
+    await writeFile(join(root, 'one.bin'), pseudoRandomBytes(2 * 1024 * 1024, 1))
+    await writeFile(join(root, 'two.bin'), pseudoRandomBytes(2 * 1024 * 1024, 2))
+    const input = await storedMaster(t, root)
+    const controller = new AbortController()
+    const drain = async () => {
+      for await (const _ of isoMedium(input, { name: 'x' }).files[0].bytes(controller.signal)) {
+        controller.abort(new Error('stop here'))
+      }
+    }
+
+    await assert.rejects(drain(), /stop here/)
+  })
+})
