@@ -18,7 +18,8 @@ const CONTINUATION_OVERHEAD_BYTES = 160
 
 export class DiscBudget {
   private dataSectors = 0
-  private primaryBytes = 4 * MAX_RECORD_BYTES
+  // The root's "." and "..", and the relocation directory's record, "." and "..".
+  private primaryBytes = 5 * MAX_RECORD_BYTES
   private jolietBytes = 2 * JOLIET_RECORD_BYTES
   private continuationBytes = 2 * CONTINUATION_OVERHEAD_BYTES
   private folders = 2

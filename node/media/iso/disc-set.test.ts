@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdir, symlink, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { chunkerParams } from '../../../protocol/chunker/params.ts'
@@ -11,6 +11,7 @@ import {
   pycdlibOpen,
   storedMaster,
   writeMediumFile,
+  xorrisoExtract,
 } from '../../../test/helpers/iso-judges.ts'
 import { pseudoRandomBytes } from '../../../test/helpers/random.ts'
 import { tempDir } from '../../../test/helpers/temp.ts'
@@ -42,6 +43,11 @@ function bigFile(path: string, size: number): FileEntry {
 
 function folder(path: string): ManifestEntry {
   return { type: 'directory', path, mode: 0o755, mtime: META.date }
+}
+
+/** Every path below a folder, relative and sorted. */
+async function listPaths(root: string): Promise<string[]> {
+  return (await readdir(root, { recursive: true })).sort()
 }
 
 const unread: ContentSource = {
@@ -121,6 +127,11 @@ describe('ISO disc sets', () => {
       images.map((image) => [image.name, image.size]),
     )
     assert.ok(setIndex.discs.some((disc: { paths: string[] }) => disc.paths.includes('data/empty')))
+
+    const first = join(work, 'first')
+    await mkdir(first)
+    await xorrisoExtract(join(work, images[0].name), first)
+    assert.deepEqual(await listPaths(first), [...setIndex.discs[0].paths].sort())
   })
 
   it('fit the named disc sizes, first fit in path order', () => {
