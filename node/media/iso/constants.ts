@@ -4,7 +4,7 @@ export const SECTOR_BYTES = 2048
 /** ECMA-119 6.2.1: sectors 0 to 15 are the system area, left zero. */
 export const SYSTEM_AREA_SECTORS = 16
 
-/** The largest extent one directory record can describe: 4 GiB − 2048, a whole number of sectors. */
+/** The largest extent one directory record describes: 4 GiB − 2048, a whole number of sectors. */
 export const MAX_EXTENT_BYTES = 0xffff_f800
 
 /** ECMA-119 6.8.2.1: at most eight levels of directories, the root counting as the first. */

@@ -114,7 +114,8 @@ function refuseTooLarge(entry: ManifestEntry, needed: ManifestEntry[], capacity:
 
   throw new InvalidInputError(
     'ISO_FILE_TOO_LARGE_FOR_DISC',
-    `"${entry.path}" (${size}) does not fit on a disc of ${capacity * SECTOR_BYTES} bytes; ${advice}`,
+    `"${entry.path}" (${size}) does not fit on a disc of ${capacity * SECTOR_BYTES} bytes; ` +
+      advice,
   )
 }
 
@@ -132,7 +133,8 @@ function layoutDisc(
   if (layout.volumeSectors > capacity) {
     throw new PressmeshError(
       'ISO_DISC_OVERFLOW',
-      `disc image ${volumeId} takes ${layout.volumeSectors} sectors, more than the ${capacity} planned`,
+      `disc image ${volumeId} takes ${layout.volumeSectors} sectors, more than the ` +
+        `${capacity} planned`,
     )
   }
 

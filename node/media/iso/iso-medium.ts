@@ -83,7 +83,8 @@ function checkOptions(options: IsoOptions): void {
   if (options.disc !== undefined && !Object.hasOwn(DISC_SECTORS, options.disc)) {
     throw new InvalidInputError(
       'ISO_BAD_OPTIONS',
-      `disc size ${JSON.stringify(options.disc)} is not one of ${Object.keys(DISC_SECTORS).join(', ')}`,
+      `disc size ${JSON.stringify(options.disc)} is not one of ` +
+        Object.keys(DISC_SECTORS).join(', '),
     )
   }
 }

@@ -14,10 +14,10 @@ import { buildTree } from './tree.ts'
 
 // The whole image is laid out before a byte is written; every size is known from the manifest.
 // In order: the system area, the primary, Joliet and terminating volume descriptors, the four
-// path tables, the primary folders (in extentOrder), the Rock Ridge continuation area, the Joliet folders, the
-// file data in manifest order, and one zero sector that empty files and links point at. Every
-// pointer (folder to child, CE to its area) points forward, which readers that stream the image
-// (libarchive) need.
+// path tables, the primary folders (in extentOrder), the Rock Ridge continuation area, the
+// Joliet folders, the file data in manifest order, and one zero sector that empty files and
+// links point at. Every pointer (folder to child, CE to its area) points forward, which readers
+// that stream the image (libarchive) need.
 
 export interface PathTablePlace {
   bytes: number
