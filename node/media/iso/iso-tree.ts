@@ -42,8 +42,10 @@ export function newDirectory(
   parent: IsoDirectory | undefined,
   level: number,
 ): IsoDirectory {
-  const dir = {
+  const dir: IsoDirectory = {
     node,
+    // The root is its own parent; it can only point at itself once it exists.
+    parent: parent as IsoDirectory,
     level,
     identifier: Buffer.from([0]),
     children: [],
@@ -51,8 +53,12 @@ export function newDirectory(
     location: 0,
     bytes: 0,
     splits: [],
-  } as unknown as IsoDirectory
-  dir.parent = parent ?? dir
+  }
+
+  if (parent === undefined) {
+    dir.parent = dir
+  }
+
   return dir
 }
 
