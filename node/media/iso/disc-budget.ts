@@ -6,8 +6,9 @@ import { DESCRIPTOR_END } from './layout.ts'
 // An upper bound on the sectors an image takes, kept up to date as entries are added, so the
 // disc-set planner can try an entry on a disc without laying the disc out. Every term bounds
 // what layout.ts does: records cannot straddle sectors, so a folder's extent wastes less than
-// one record per sector; continuation pieces waste at most half of the area; the relocation
-// directory and a placeholder record per folder are counted as if every folder needed them.
+// one record per sector; continuation pieces waste at most half of an area, and each folder's
+// area may end in a partial sector; the relocation directory and a placeholder record per
+// folder are counted as if every folder needed them.
 
 /** Joliet records: 33 bytes, a 64-character UCS-2 name, a pad byte (rounded up to even). */
 const JOLIET_RECORD_BYTES = 164
@@ -31,7 +32,7 @@ export class DiscBudget {
     const tables = 2 * sectorsFor(this.primaryTable) + 2 * sectorsFor(this.jolietTable)
     const primary = Math.ceil(this.primaryBytes / (SECTOR_BYTES - MAX_RECORD_BYTES)) + this.folders
     const joliet = Math.ceil(this.jolietBytes / (SECTOR_BYTES - JOLIET_RECORD_BYTES)) + this.folders
-    const continuation = Math.ceil((2 * this.continuationBytes) / SECTOR_BYTES) + 1
+    const continuation = Math.ceil((2 * this.continuationBytes) / SECTOR_BYTES) + this.folders
     return DESCRIPTOR_END + tables + primary + joliet + continuation + this.dataSectors + 1
   }
 

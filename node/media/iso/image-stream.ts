@@ -8,7 +8,7 @@ import type { IsoLayout, PathTablePlace } from './layout.ts'
 import { pathTable } from './path-tables.ts'
 import { OutputBatcher } from './output-batcher.ts'
 import { readAhead } from './read-ahead.ts'
-import { jolietRecordSpecs, primaryRecordSpecs } from './record-specs.ts'
+import { jolietRecordSpecs, primaryRecordSpecs, type RecordSpec } from './record-specs.ts'
 import { continuationBytes } from './system-use.ts'
 import { terminatorDescriptor, volumeDescriptor } from './volume-descriptors.ts'
 
@@ -68,10 +68,10 @@ function* metadataSectors(layout: IsoLayout): Generator<Buffer> {
   yield* tables(joliet)
 
   for (const dir of layout.primaryExtents) {
-    yield directoryExtent(encodeRecords(primaryRecordSpecs(dir, extents), dir.splits))
+    const specs = primaryRecordSpecs(dir, extents)
+    yield directoryExtent(encodeRecords(specs, dir.splits))
+    yield* continuationArea(dir, specs)
   }
-
-  yield* continuationArea(layout)
 
   for (const dir of joliet) {
     yield directoryExtent(encodeRecords(jolietRecordSpecs(dir, extents)))
@@ -101,39 +101,25 @@ function* tables(dirs: IsoDirectory[]): Generator<Buffer> {
   }
 }
 
-/** SUSP 5.1 continuation areas, in the order the layout placed them. */
-function* continuationArea(layout: IsoLayout): Generator<Buffer> {
-  if (layout.continuationSectors === 0) {
+/** SUSP 5.1: the folder's continuation area, its pieces where the layout placed them. */
+function* continuationArea(dir: IsoDirectory, specs: RecordSpec[]): Generator<Buffer> {
+  if (dir.continuationSectors === 0) {
     return
   }
 
-  let current = layout.continuationStart
-  let sector = Buffer.alloc(SECTOR_BYTES)
+  const start = dir.location + dir.bytes / SECTOR_BYTES
+  const area = Buffer.alloc(dir.continuationSectors * SECTOR_BYTES)
 
-  for (const dir of layout.primaryExtents) {
-    const specs = primaryRecordSpecs(dir, layout.extents)
-
-    for (const [i, split] of dir.splits.entries()) {
-      const pieces = continuationBytes(specs[i].entries, split)
-
-      for (const [k, bytes] of pieces.entries()) {
-        const piece = split.pieces[k]
-
-        while (piece.location > current) {
-          yield sector
-          sector = Buffer.alloc(SECTOR_BYTES)
-          current++
-        }
-
-        bytes.copy(sector, piece.offset)
-      }
+  for (const [i, split] of dir.splits.entries()) {
+    for (const [k, bytes] of continuationBytes(specs[i].entries, split).entries()) {
+      const piece = split.pieces[k]
+      bytes.copy(area, (piece.location - start) * SECTOR_BYTES + piece.offset)
     }
   }
 
-  yield sector
+  yield area
 }
 
-/** Every file's chunks in layout order, each file followed by its padding (a zero count). */
 async function* fileData(layout: IsoLayout, source: ContentSource, signal?: AbortSignal) {
   for (const file of layout.files) {
     signal?.throwIfAborted()

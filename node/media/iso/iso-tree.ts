@@ -25,6 +25,8 @@ export interface IsoDirectory {
   relocation?: boolean
   /** Primary hierarchy: how each record's SUSP entries are spread, in record order. */
   splits: SystemUseSplit[]
+  /** Primary hierarchy: sectors of continuation area written right after the extent. */
+  continuationSectors: number
 }
 
 export interface IsoChild {
@@ -53,6 +55,7 @@ export function newDirectory(
     location: 0,
     bytes: 0,
     splits: [],
+    continuationSectors: 0,
   }
 
   if (parent === undefined) {

@@ -14,10 +14,12 @@ import { buildTree } from './tree.ts'
 
 // The whole image is laid out before a byte is written; every size is known from the manifest.
 // In order: the system area, the primary, Joliet and terminating volume descriptors, the four
-// path tables, the primary folders (in extentOrder), the Rock Ridge continuation area, the
-// Joliet folders, the file data in manifest order, and one zero sector that empty files and
-// links point at. Every pointer (folder to child, CE to its area) points forward, which readers
-// that stream the image (libarchive) need.
+// path tables, the primary folders (in extentOrder) each followed by the continuation area of
+// its records, the Joliet folders, the file data in manifest order, and one zero sector that
+// empty files and links point at. Every pointer (folder to child, CE to its area) points
+// forward, and a folder's continuation area comes right after it: libarchive reads the image
+// front to back and reads a continuation area only when it has just read the folder that
+// points at it, before it reads (and names) any subfolder.
 
 export interface PathTablePlace {
   bytes: number
@@ -36,8 +38,6 @@ export interface IsoLayout {
   joliet: IsoDirectory[]
   primaryTables: PathTablePlace
   jolietTables: PathTablePlace
-  continuationStart: number
-  continuationSectors: number
   /** Files with data, in the order their data is written. */
   files: Array<{ entry: FileEntry; location: number }>
   extents: ExtentLookup
@@ -69,11 +69,9 @@ export function layoutIso(manifest: Manifest, meta: MediumMeta, volumeId: string
   const primaryExtents = extentOrder(primary)
   for (const dir of primaryExtents) {
     dir.location = place(dir.bytes / SECTOR_BYTES)
+    dir.continuationSectors = placeContinuations(dir, cursor)
+    place(dir.continuationSectors)
   }
-
-  const continuationStart = cursor
-  const continuationSectors = placeContinuations(primaryExtents, continuationStart)
-  place(continuationSectors)
 
   for (const dir of joliet) {
     dir.location = place(dir.bytes / SECTOR_BYTES)
@@ -99,8 +97,6 @@ export function layoutIso(manifest: Manifest, meta: MediumMeta, volumeId: string
     joliet,
     primaryTables,
     jolietTables,
-    continuationStart,
-    continuationSectors,
     files,
     extents,
   }
@@ -127,15 +123,13 @@ function placeTables(bytes: number, place: (sectors: number) => number): PathTab
   return { bytes, lLocation: place(sectors), mLocation: place(sectors) }
 }
 
-/** Places every continuation piece in record order, which is the order they are written in. */
-function placeContinuations(dirs: IsoDirectory[], start: number): number {
+/** Places a folder's continuation pieces in record order, which is the order they are written in. */
+function placeContinuations(dir: IsoDirectory, start: number): number {
   const allocator = new ContinuationAllocator(start)
 
-  for (const dir of dirs) {
-    for (const split of dir.splits) {
-      for (const piece of split.pieces) {
-        allocator.place(piece)
-      }
+  for (const split of dir.splits) {
+    for (const piece of split.pieces) {
+      allocator.place(piece)
     }
   }
 

@@ -96,23 +96,16 @@ function folderEntries(node: TreeNode): Buffer[] {
 function primaryChildSpecs(child: IsoChild, extents: ExtentLookup): RecordSpec[] {
   const { node } = child
   const type = child.role === 'file' ? 'file' : child.role === 'symlink' ? 'symlink' : 'directory'
+  // RE and CL come before the name so that they always stay in the record itself: libarchive
+  // decides what a record is (relocated, placeholder) before it reads any continuation area.
   const entries = [
     pxEntry(POSIX_TYPE[type] | node.entry.mode, linkCount(node)),
     tfEntry(node.entry.mtime),
+    ...(child.relocated ? [reEntry()] : []),
+    ...(child.role === 'placeholder' ? [clEntry(child.directory!.location)] : []),
     ...nmEntries(node.name),
+    ...(node.entry.type === 'symlink' ? slEntries(node.entry.target) : []),
   ]
-
-  if (node.entry.type === 'symlink') {
-    entries.push(...slEntries(node.entry.target))
-  }
-
-  if (child.relocated) {
-    entries.push(reEntry())
-  }
-
-  if (child.role === 'placeholder') {
-    entries.push(clEntry(child.directory!.location))
-  }
 
   return childSpecs(child, extents).map((spec) => ({ ...spec, entries }))
 }
