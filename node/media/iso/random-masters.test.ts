@@ -9,6 +9,7 @@ import {
   META,
   pycdlibOpen,
   requireJudge,
+  sevenZipTest,
   writeMediumFile,
 } from '../../../test/helpers/iso-judges.ts'
 import { randomEntries } from '../../../test/helpers/iso-random-master.ts'
@@ -25,8 +26,22 @@ const zeros: ContentSource = {
   },
 }
 
+/** Every path xorriso finds in the image's Rock Ridge tree (`-find /` quotes one per line). */
+async function xorrisoPaths(image: string): Promise<string[]> {
+  requireJudge('xorriso')
+  const { stdout } = await run('xorriso', ['-indev', image, '-find', '/'], {
+    maxBuffer: 64 * 1024 * 1024,
+  })
+
+  return stdout
+    .split('\n')
+    .filter((line) => line.startsWith("'/") && line !== "'/'")
+    .map((line) => line.slice(2, -1))
+    .sort()
+}
+
 describe('ISO images of random masters', () => {
-  it('take exactly the announced size and list every path to pycdlib and bsdtar', async (t) => {
+  it('take exactly the announced size and list every path to every judge', async (t) => {
     const work = await tempDir(t)
     requireJudge('bsdtar')
 
@@ -44,7 +59,10 @@ describe('ISO images of random masters', () => {
         .split('\n')
         .filter((line) => line !== '' && line !== '.' && line !== './')
         .map((line) => line.replace(/\/$/, ''))
-      assert.deepEqual(listed.sort(), files.map((entry) => entry.path).sort(), `seed ${seed}`)
+      const expected = files.map((entry) => entry.path).sort()
+      assert.deepEqual(listed.sort(), expected, `bsdtar, seed ${seed}`)
+      assert.deepEqual(await xorrisoPaths(image), expected, `xorriso, seed ${seed}`)
+      assert.match(await sevenZipTest(image), /Everything is Ok/)
     }
   })
 })
