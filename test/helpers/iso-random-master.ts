@@ -2,6 +2,8 @@ import type { ManifestEntry } from '../../protocol/manifest.ts'
 import { pseudoRandomBytes } from './random.ts'
 
 const MTIME = 1_700_000_000
+/** Name material: plain, Unicode (2, 3 and 4 UTF-8 bytes), and characters Joliet forbids. */
+const LETTERS = ['n', 'é', '名', '🎉', ':', ' ', 'N', ';']
 
 /** A master of random shape: deep folders, long names, links, files of random sizes. */
 export function randomEntries(seed: number, count: number, sizeStep = 70_000): ManifestEntry[] {
@@ -12,7 +14,8 @@ export function randomEntries(seed: number, count: number, sizeStep = 70_000): M
   for (let i = 0; i < count; i++) {
     const byte = (k: number) => random[i * 8 + k]
     const parent = folders[byte(0) % folders.length]
-    const name = `${'n'.repeat(byte(1) % 4 === 0 ? 200 : 1 + (byte(2) % 20))}-${i}`
+    const letter = LETTERS[byte(7) % LETTERS.length]
+    const name = `${letter.repeat(byte(1) % 4 === 0 ? 60 : 1 + (byte(2) % 20))}-${i}.${letter}`
     const path = parent === '' ? name : `${parent}/${name}`
     const base = { path, mode: 0o644, mtime: MTIME }
 
