@@ -210,16 +210,41 @@ describe('the pack, verify and keygen commands', () => {
     ])
   })
 
-  it('answers --format iso with a stable code while ISO is not in this build', async (t) => {
+  it('packs a signed ISO that verify accepts, and refuses an unknown disc or format', async (t) => {
     const dir = await tempDir(t)
     await awkwardTree(join(dir, 'src'))
-    const run = pressmesh(['pack', join(dir, 'src'), '--format', 'iso', '--out', join(dir, 'out')])
+    assert.equal(pressmesh(['keygen', '--release', '--out', dir]).code, 0)
+    const key = join(dir, 'release.key.pem')
+    const run = pressmesh([
+      'pack',
+      join(dir, 'src'),
+      '--format',
+      'iso',
+      '--name',
+      'product-2.0',
+      '--key',
+      key,
+      '--out',
+      join(dir, 'out'),
+    ])
 
-    assert.equal(run.code, 2)
-    assert.match(
-      run.stderr,
-      /^pressmesh: the iso writer is not in this build; .*\[PACK_FORMAT_UNAVAILABLE\]\n$/,
-    )
+    assert.equal(run.code, 0, run.stderr)
+    assert.ok((await readdir(join(dir, 'out'))).includes('product-2.0.iso'))
+    const verified = pressmesh(['verify', join(dir, 'out'), '--key', join(dir, 'release.pub.pem')])
+    assert.equal(verified.code, 0, verified.stderr)
+
+    const floppy = pressmesh([
+      'pack',
+      join(dir, 'src'),
+      '--format',
+      'iso',
+      '--disc',
+      'floppy',
+      '--out',
+      join(dir, 'out2'),
+    ])
+    assert.equal(floppy.code, 2, floppy.stderr)
+    assert.match(floppy.stderr, /\[ISO_BAD_OPTIONS\]\n$/)
 
     const unknown = pressmesh([
       'pack',

@@ -1,6 +1,8 @@
 import { InvalidInputError } from '../../protocol/errors.ts'
 import type { Logger } from '../../protocol/logger.ts'
 import { imgMedium } from './img/index.ts'
+import { type DiscSize, isoMedium } from './iso/index.ts'
+
 import type { Medium, MediumInput } from './medium.ts'
 import { tarMedium } from './tar/index.ts'
 
@@ -27,9 +29,9 @@ export const MEDIUM_WRITERS: Record<PackFormat, MediumWriter | undefined> = {
   tar: (input, options) => tarMedium(input, { name: options.name }),
   'tar.gz': (input, options) => tarMedium(input, { name: options.name, gzip: true }),
   img: (input, options) => imgMedium(input, options),
-  // ISO 9660 comes from node/media/iso/index.ts; with it merged this line becomes
-  // `iso: (input, options) => isoMedium(input, options),`.
-  iso: undefined,
+  // isoMedium checks the disc name itself (ISO_BAD_OPTIONS names the sizes it knows).
+  iso: (input, options) =>
+    isoMedium(input, { name: options.name, disc: options.disc as DiscSize | undefined }),
 }
 
 export function isPackFormat(format: string): format is PackFormat {
