@@ -71,12 +71,14 @@ export class SwarmView {
   }
 
   setConnected(peer: string, connected: boolean): void {
+    // A dropped connection alone does not make a peer gone (connections are redialled and
+    // deduplicated all the time); its presence going stale does. Holders must be connected.
     if (connected) {
       this.connected.add(peer)
-    } else if (this.connected.delete(peer)) {
-      // It was a direct peer and went away: gone until it speaks again.
-      this.seen.delete(peer)
+    } else {
+      this.connected.delete(peer)
     }
+
 
     this.changed()
   }
