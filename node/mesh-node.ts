@@ -123,6 +123,8 @@ export class MeshNode {
   /** Brings every chunk of a master into the local store: from peers first, then the origin. */
   async materialize(master: string, options: MaterializeOptions = {}): Promise<Materialized> {
     this.fetching++
+    // Said before anything else, so that peers count this node in elections from the start.
+    this.gossip.wantMaster(master, true)
 
     try {
       const origin = openOrigin(master, { onBytes: (n) => this.metrics.bytesFromOrigin.inc(n) })
@@ -133,6 +135,7 @@ export class MeshNode {
       this.log.info({ master, ...report }, 'master materialized')
       return { manifest, report }
     } finally {
+      this.gossip.wantMaster(master, false)
       this.fetching--
     }
   }
@@ -182,42 +185,37 @@ export class MeshNode {
 
   private async manifestFromMesh(origin: Origin, originDown: boolean, signal?: AbortSignal) {
     const started = Date.now()
-    this.gossip.wantMaster(origin.url, true)
 
-    try {
-      while (true) {
-        signal?.throwIfAborted()
+    while (true) {
+      signal?.throwIfAborted()
 
-        const fromPeer = await this.manifestFromPeers(origin.url, signal)
-        if (fromPeer !== undefined) {
-          return fromPeer
-        }
-
-        // While a live peer streams the master, waiting costs less than a second copy of it.
-        const building = this.view.someoneBuilding(origin.url)
-        const waited = building ? 0 : Date.now() - started
-        const elected = rendezvous(origin.url, this.view.wantingMaster(origin.url)) === this.peerId
-
-        if (
-          !originDown &&
-          !building &&
-          Date.now() - started >= SETTLE_MS &&
-          (elected || waited >= ELECTION_WAIT_MS)
-        ) {
-          return await this.indexFromOrigin(origin, signal)
-        }
-
-        if (originDown && waited >= 4 * ELECTION_WAIT_MS) {
-          throw new PressmeshError(
-            'MASTER_UNAVAILABLE',
-            `${origin.url}: the storage server is unreachable and no peer has its manifest`,
-          )
-        }
-
-        await sleep(100, undefined, { signal })
+      const fromPeer = await this.manifestFromPeers(origin.url, signal)
+      if (fromPeer !== undefined) {
+        return fromPeer
       }
-    } finally {
-      this.gossip.wantMaster(origin.url, false)
+
+      // While a live peer streams the master, waiting costs less than a second copy of it.
+      const building = this.view.someoneBuilding(origin.url)
+      const waited = building ? 0 : Date.now() - started
+      const elected = rendezvous(origin.url, this.view.wantingMaster(origin.url)) === this.peerId
+
+      if (
+        !originDown &&
+        !building &&
+        Date.now() - started >= SETTLE_MS &&
+        (elected || waited >= ELECTION_WAIT_MS)
+      ) {
+        return await this.indexFromOrigin(origin, signal)
+      }
+
+      if (originDown && waited >= 4 * ELECTION_WAIT_MS) {
+        throw new PressmeshError(
+          'MASTER_UNAVAILABLE',
+          `${origin.url}: the storage server is unreachable and no peer has its manifest`,
+        )
+      }
+
+      await sleep(100, undefined, { signal })
     }
   }
 
@@ -271,8 +269,10 @@ export class MeshNode {
       this.view.setConnected(event.detail.toString(), true)
     })
     this.host.addEventListener('peer:disconnect', (event) => {
+      this.log.debug({ peer: event.detail.toString() }, 'peer disconnected')
       this.view.setConnected(event.detail.toString(), false)
     })
+
     this.view.onChange(() => this.dialNewPeers())
 
     for (const known of this.manifests.all()) {

@@ -65,6 +65,8 @@ describe('malformed frames and gossip', () => {
     await mkdir(join(work, 'master'))
     const bytes = pseudoRandomBytes(3 * 1024 * 1024, 4)
     await writeFile(join(work, 'master', 'setup.exe'), bytes)
+    // Zeros cut at the maximum chunk size: a 4 MiB chunk frame is larger than lpStream's default.
+    await writeFile(join(work, 'master', 'zeros.bin'), Buffer.alloc(9 * 1024 * 1024))
 
     const node = await startNode({ name: 'target', dataDir: join(work, 'node') })
     t.after(() => node.kill())
@@ -134,6 +136,12 @@ describe('malformed frames and gossip', () => {
     const [reply] = await requestChunks(client, node.peerId, [entry.chunks[0].id])
     assert.ok(reply.bytes !== undefined)
     assert.equal(blake3Hex(reply.bytes), entry.chunks[0].id)
+
+    const zeros = indexed.manifest.files.find((file) => file.path === 'zeros.bin')
+    assert.ok(zeros?.type === 'file' && zeros.chunks[0].size === 4 * 1024 * 1024)
+    const [largest] = await requestChunks(client, node.peerId, [zeros.chunks[0].id])
+    assert.equal(largest.bytes?.length, 4 * 1024 * 1024)
+
     const manifest = await requestManifest(client, node.peerId, indexed.id)
     assert.ok(manifest !== undefined && blake3Hex(manifest) === indexed.id)
 

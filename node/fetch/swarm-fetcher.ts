@@ -53,6 +53,9 @@ export interface FetchProgress {
 
 export interface FetchReport extends FetchProgress {
   manifest: string
+  /** Chunks fetched by this node because the node elected for them went quiet. */
+  takeovers: number
+
   peersBySite: Record<string, number>
   seconds: number
 }
@@ -141,6 +144,7 @@ export class ManifestFetcher {
 
     return {
       ...this.progress,
+      takeovers: this.takeovers,
       manifest: this.known.id,
       peersBySite: this.peersBySite,
       seconds: (Date.now() - this.started) / 1000,
@@ -154,6 +158,12 @@ export class ManifestFetcher {
     for (const index of this.neededByRarity()) {
       const holders = this.usableHolders(index, now)
       const near = holders.filter((peer) => this.ctx.view.siteOf(peer) === this.ctx.view.site)
+      // A holder this node is cooling down from (a failed request) still holds the chunk: try
+      // it again after the cool-down rather than read the chunk from the storage server again.
+      // Only a holder that answered "missing" is given up on for that chunk.
+      const originAllowed = !this.ctx.view
+        .holders(this.known.id, index)
+        .some((peer) => !this.missing.has(`${peer}:${index}`))
 
       if (near.length > 0) {
         this.tryPeer(index, near)
@@ -161,7 +171,12 @@ export class ManifestFetcher {
         if (settled && this.elected(index, this.ctx.view.site)) {
           this.tryPeer(index, holders)
         }
-      } else if (this.options.origin !== undefined && settled && this.elected(index)) {
+      } else if (
+        originAllowed &&
+        this.options.origin !== undefined &&
+        settled &&
+        this.elected(index)
+      ) {
         this.tryOrigin(index, now)
       }
     }
@@ -196,7 +211,8 @@ export class ManifestFetcher {
    * (dead, stuck or cut off) it acts itself.
    */
   private elected(index: number, site?: string): boolean {
-    const candidates = this.ctx.view.wanting(this.known.id, index, site)
+    const candidates = this.ctx.view.wanting(this.known.id, index, site, this.options.origin?.url)
+
     const winner = rendezvous(this.ids[index], candidates)
 
     if (winner === this.ctx.view.self) {
@@ -211,8 +227,17 @@ export class ManifestFetcher {
     const waited = now - this.waitingSince[index]
     const quiet =
       winner === undefined ? waited : Math.min(waited, this.ctx.view.sinceProgress(winner))
-    return quiet >= ELECTION_WAIT_MS
+
+    if (quiet >= ELECTION_WAIT_MS) {
+      this.takeovers++
+      return true
+    }
+
+    return false
   }
+
+  /** Chunks this node acted on because the node elected for them went quiet. */
+  private takeovers = 0
 
   private tryPeer(index: number, peers: string[]): boolean {
     const peer = peers

@@ -57,7 +57,10 @@ async function exchange(
 
   try {
     stream = await host.dialProtocol(peerIdFromString(peer), protocol, { signal: combined })
-    const lp = lpStream(stream, { maxDataLength: maxFrameBytes })
+    // The read buffer must hold a whole frame: a maximum-size chunk is more than lpStream's
+    // default 4 MiB buffer.
+    const lp = lpStream(stream, { maxDataLength: maxFrameBytes, maxBufferSize: maxFrameBytes + 16 })
+
     await lp.write(encodeRequest(ids), { signal: combined })
 
     const replies: ChunkReply[] = []

@@ -79,7 +79,6 @@ export class SwarmView {
       this.connected.delete(peer)
     }
 
-
     this.changed()
   }
 
@@ -138,13 +137,32 @@ export class SwarmView {
     return holders
   }
 
-  /** Live, unbanned peers that want the manifest and lack the chunk, this node included. */
-  wanting(manifest: ContentId, index: number, site?: string): string[] {
+  /**
+   * Live, unbanned peers that want the manifest and lack the chunk, this node included. Peers
+   * that announced they want the master but have not announced the manifest yet count too, so
+   * that nodes that start at slightly different times agree on who is elected.
+   */
+  wanting(manifest: ContentId, index: number, site?: string, master?: string): string[] {
     const peers = [this.self]
+    const announced = this.haves.get(manifest)
 
-    for (const [peer, have] of this.haves.get(manifest) ?? []) {
+    for (const [peer, have] of announced ?? []) {
       if (have.wanting && !have.bits.has(index) && this.alive(peer)) {
         if (site === undefined || have.site === site) {
+          peers.push(peer)
+        }
+      }
+    }
+
+    if (master !== undefined) {
+      for (const [peer, presence] of this.presence) {
+        const sameSite = site === undefined || presence.site === site
+        if (
+          sameSite &&
+          !announced?.has(peer) &&
+          presence.wants.includes(master) &&
+          this.alive(peer)
+        ) {
           peers.push(peer)
         }
       }
