@@ -89,7 +89,7 @@ describe('the pressmesh command', () => {
     assert.match(text.stdout, /^to fetch {2}\d+ chunks, \d+ bytes/m)
   })
 
-  it('answers bad input with one line, a code and exit status 2, never a stack trace', async (t) => {
+  it('answers bad input with one line, a code and exit status 2, no stack trace', async (t) => {
     const dir = await tempDir(t)
     await writeFile(join(dir, 'not-a-manifest.json'), '{"version": 9}')
 

@@ -58,7 +58,7 @@ describe('four nodes and one storage server', () => {
     fetched.set('v0', results[0].manifest)
   })
 
-  it('fetch a new version that changes 10% with nginx serving about the changed bytes', async () => {
+  it('fetch a version that changes 10% with nginx serving about the changed bytes', async () => {
     const v1 = join(work, 'www', 'v1')
     await writeMasterTree(v1, MASTER_BYTES, 7)
     await writeManifestBeside(v1)
@@ -85,7 +85,7 @@ describe('four nodes and one storage server', () => {
     fetched.set('v2', results[0].manifest)
   })
 
-  it('finish from peers when the storage server stops after the first node has the master', async () => {
+  it('finish from peers when the origin stops after the first node has the master', async () => {
     await writeMasterTree(join(work, 'www', 'v3'), 16 * MIB, 3)
     await writeManifestBeside(join(work, 'www', 'v3'))
     const url = `${nginx.url}/v3/`

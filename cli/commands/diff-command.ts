@@ -34,7 +34,8 @@ export async function diffCommand(argv: string[]): Promise<number> {
   process.stdout.write(
     [
       `old       ${older.id}`,
-      `new       ${newer.id} (${total.uniqueChunks} unique chunks, ${formatBytes(total.uniqueBytes)})`,
+      `new       ${newer.id} (${total.uniqueChunks} unique chunks, ` +
+        `${formatBytes(total.uniqueBytes)})`,
       `shared    ${diff.sharedChunks} chunks, ${formatBytes(diff.sharedBytes)} (${share.toFixed(1)}%)`,
       `to fetch  ${diff.newChunks} chunks, ${diff.fetchBytes} bytes (${formatBytes(diff.fetchBytes)})`,
     ].join('\n') + '\n',

@@ -18,7 +18,8 @@ export async function* readStoredFile(
     if (bytes.length !== chunk.size) {
       throw new IntegrityError(
         'STORE_CHUNK_SIZE',
-        `chunk ${chunk.id} of "${entry.path}" is ${bytes.length} bytes, the manifest says ${chunk.size}`,
+        `chunk ${chunk.id} of "${entry.path}" is ${bytes.length} bytes, ` +
+          `the manifest says ${chunk.size}`,
       )
     }
 

@@ -322,7 +322,8 @@ export class ManifestFetcher {
       if (!this.verify(index, bytes)) {
         this.failure = new IntegrityError(
           'ORIGIN_CHANGED',
-          `the storage server's copy of ${origin!.url} (${where.path}) no longer matches its manifest`,
+          `the storage server's copy of ${origin!.url} (${where.path}) ` +
+            'no longer matches its manifest',
         )
         return
       }

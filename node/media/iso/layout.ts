@@ -123,7 +123,7 @@ function placeTables(bytes: number, place: (sectors: number) => number): PathTab
   return { bytes, lLocation: place(sectors), mLocation: place(sectors) }
 }
 
-/** Places a folder's continuation pieces in record order, which is the order they are written in. */
+/** Places a folder's continuation pieces in record order, the order they are written in. */
 function placeContinuations(dir: IsoDirectory, start: number): number {
   const allocator = new ContinuationAllocator(start)
 
