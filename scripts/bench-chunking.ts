@@ -19,6 +19,7 @@ import { chunkerParams, type ChunkerParams } from '../protocol/chunker/params.ts
 import { HashWorker } from '../protocol/chunker/whole-hash.ts'
 import { asBuffer, Blake3Hasher } from '../protocol/hash.ts'
 import { indexLocalMaster, readBuffers } from '../protocol/local-master.ts'
+import { requireTool } from './bench/tools.ts'
 
 interface Result {
   system: string
@@ -206,17 +207,6 @@ async function warm(file: string): Promise<void> {
     }
   } finally {
     await handle.close()
-  }
-}
-
-function requireTool(command: string, debianPackage: string): void {
-  const found = spawnSync('sh', ['-c', `command -v ${command}`]).status === 0
-
-  if (!found) {
-    process.stderr.write(
-      `bench: ${command} is missing; install it with apt-get install ${debianPackage}\n`,
-    )
-    process.exit(2)
   }
 }
 

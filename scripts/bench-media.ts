@@ -25,6 +25,7 @@ import { folderTarget } from '../node/media/upload/folder-target.ts'
 import { MEDIUM_WRITERS } from '../node/media/writers.ts'
 import { HashWorker } from '../protocol/chunker/whole-hash.ts'
 import { indexLocalMaster } from '../protocol/local-master.ts'
+import { requireTool } from './bench/tools.ts'
 
 interface Row {
   system: string
@@ -236,15 +237,6 @@ async function warm(root: string): Promise<void> {
   const list = spawnSync('find', [root, '-type', 'f'], { encoding: 'utf8' }).stdout
   for (const path of list.trim().split('\n')) {
     await readFile(path)
-  }
-}
-
-function requireTool(command: string, debianPackage: string): void {
-  if (spawnSync('sh', ['-c', `command -v ${command}`]).status !== 0) {
-    process.stderr.write(
-      `bench: ${command} is missing; install it with apt-get install ${debianPackage}\n`,
-    )
-    process.exit(2)
   }
 }
 

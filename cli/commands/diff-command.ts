@@ -36,8 +36,10 @@ export async function diffCommand(argv: string[]): Promise<number> {
       `old       ${older.id}`,
       `new       ${newer.id} (${total.uniqueChunks} unique chunks, ` +
         `${formatBytes(total.uniqueBytes)})`,
-      `shared    ${diff.sharedChunks} chunks, ${formatBytes(diff.sharedBytes)} (${share.toFixed(1)}%)`,
-      `to fetch  ${diff.newChunks} chunks, ${diff.fetchBytes} bytes (${formatBytes(diff.fetchBytes)})`,
+      `shared    ${diff.sharedChunks} chunks, ${formatBytes(diff.sharedBytes)} ` +
+        `(${share.toFixed(1)}%)`,
+      `to fetch  ${diff.newChunks} chunks, ${diff.fetchBytes} bytes ` +
+        `(${formatBytes(diff.fetchBytes)})`,
     ].join('\n') + '\n',
   )
   return 0
