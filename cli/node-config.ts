@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { z } from 'zod'
 import type { MeshNodeConfig, NodeRole } from '../node/mesh-node.ts'
+import { readPrivateKey } from '../node/media/release-key.ts'
 import { InvalidInputError } from '../protocol/errors.ts'
 import { readAllowList, readPsk } from '../protocol/mesh/keys.ts'
 import { parseSize } from './args.ts'
@@ -33,6 +34,8 @@ const fileSchema = z.strictObject({
   capacity: z.string().optional(),
   /** Tasks the node runs at once. */
   slots: z.number().int().min(1).max(64).optional(),
+  /** Path of the release key's private half (pressmesh keygen --release): signs packed media. */
+  releaseKey: z.string().optional(),
 })
 
 export type NodeSettings = z.infer<typeof fileSchema>
@@ -115,6 +118,8 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): NodeSettings {
     allowPeers: env.PRESSMESH_NODE_ALLOW_PEERS,
     http: number(env.PRESSMESH_NODE_HTTP, 'PRESSMESH_NODE_HTTP'),
     capacity: env.PRESSMESH_NODE_CAPACITY,
+    slots: number(env.PRESSMESH_NODE_SLOTS, 'PRESSMESH_NODE_SLOTS'),
+    releaseKey: env.PRESSMESH_NODE_RELEASE_KEY,
   }
 }
 
@@ -130,6 +135,11 @@ export async function resolveNodeSettings(
         Object.assign(merged, { [key]: value })
       }
     }
+  }
+
+  const slots = merged.slots ?? NODE_DEFAULTS.slots
+  if (!Number.isInteger(slots) || slots < 1 || slots > 64) {
+    throw new UsageError(`slots must be a whole number from 1 to 64, got "${slots}"`)
   }
 
   const roles = merged.roles ?? NODE_DEFAULTS.roles
@@ -149,7 +159,8 @@ export async function resolveNodeSettings(
       psk: merged.psk ? await readPsk(merged.psk) : undefined,
       allowPeers: merged.allowPeers ? await readAllowList(merged.allowPeers) : undefined,
       capacityBytes: merged.capacity ? parseSize(merged.capacity, 'capacity') : undefined,
-      slots: merged.slots ?? NODE_DEFAULTS.slots,
+      slots,
+      releaseKey: merged.releaseKey ? await readPrivateKey(merged.releaseKey) : undefined,
     },
     httpPort: merged.http ?? NODE_DEFAULTS.http,
     httpHost: merged.httpHost ?? NODE_DEFAULTS.httpHost,

@@ -1,9 +1,10 @@
+import type { KeyObject } from 'node:crypto'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { multiaddr } from '@multiformats/multiaddr'
 import { chunkerParams } from '../protocol/chunker/params.ts'
 import { errorMessage, isPressmeshError, PressmeshError } from '../protocol/errors.ts'
-import { blake3Hex } from '../protocol/hash.ts'
+import { blake3Hex, type ContentId } from '../protocol/hash.ts'
 import { type Logger, logger } from '../protocol/logger.ts'
 import { parseManifest } from '../protocol/manifest.ts'
 import { createMeshHost, type MeshHost } from '../protocol/mesh/host.ts'
@@ -19,10 +20,17 @@ import { type KnownManifest, ManifestRegistry } from './mesh/manifest-registry.t
 import { requestManifest } from './mesh/peer-client.ts'
 import { SwarmView } from './mesh/swarm-view.ts'
 import { createNodeMetrics, type NodeMetrics } from './metrics.ts'
+import {
+  MANIFEST_ASK_INTERVAL_MS,
+  MANIFEST_ASK_PEERS,
+  MANIFEST_FROM_PEERS_WAIT_MS,
+} from './tasks/constants.ts'
+import { TaskRunner } from './tasks/task-runner.ts'
 
 // A mesh node: a libp2p host, a chunk store, the gossip agent that announces what the node holds
 // and learns what others hold, the chunk service that serves peers, and the fetcher that brings
-// masters in. `materialize` is what tasks call to get a master into the local store.
+// masters in, and the task runner that takes tasks from the coordinator over the dispatch
+// protocol. `materialize` gets a master into the local store.
 
 export type NodeRole = 'production' | 'staging'
 
@@ -35,12 +43,17 @@ export interface MeshNodeConfig {
   psk?: Uint8Array
   allowPeers?: ReadonlySet<string>
   capacityBytes?: number
+  /** Tasks (and fetches by hand) the node works on at once; free ones are announced. */
   slots: number
   /** The node's HTTP endpoint, announced in presence for operators. */
   httpUrl?: string
+  /** The release key's private half: pack tasks sign their media's SHA256SUMS with it. */
+  releaseKey?: KeyObject
 }
 
 export interface MaterializeOptions {
+  /** The master's manifest id when known: used if this node holds that manifest already. */
+  manifest?: ContentId
   onProgress?: (progress: FetchProgress) => void
   signal?: AbortSignal
 }
@@ -52,7 +65,9 @@ export interface Materialized {
 
 export class MeshNode {
   readonly metrics: NodeMetrics
-  private fetching = 0
+  readonly tasks: TaskRunner
+  /** Fetches started by hand (HTTP API), each taking a slot as a task does. */
+  private manualFetches = 0
   private readonly dialing = new Set<string>()
 
   private constructor(
@@ -66,6 +81,16 @@ export class MeshNode {
     private readonly log: Logger,
   ) {
     this.metrics = metrics
+    this.tasks = new TaskRunner({
+      host,
+      store,
+      metrics,
+      log: log.child({ component: 'node:tasks' }),
+      slots: config.slots,
+      busyElsewhere: () => this.manualFetches,
+      materialize: (master, options) => this.fetchMaster(master, options),
+      releaseKey: config.releaseKey,
+    })
   }
 
   static async start(config: MeshNodeConfig, log = logger('node')): Promise<MeshNode> {
@@ -96,7 +121,7 @@ export class MeshNode {
       log: log.child({ component: 'node:gossip' }),
       site: config.site,
       roles: config.roles,
-      slots: () => Math.max(0, config.slots - (node?.fetching ?? 0)),
+      slots: () => node?.freeSlots() ?? config.slots,
       dataDir: config.dataDir,
       http: config.httpUrl,
     })
@@ -114,21 +139,47 @@ export class MeshNode {
     return this.host.getMultiaddrs().map((addr) => addr.toString())
   }
 
+  /** Slots not taken by tasks at work or fetches by hand. */
+  freeSlots(): number {
+    return this.tasks.freeSlots()
+  }
+
   async stop(): Promise<void> {
+    // First, while the host still runs: aborted tasks report their results.
+    await this.tasks.stop()
     this.gossip.stop()
     await this.host.stop()
     await this.store.close()
   }
 
-  /** Brings every chunk of a master into the local store: from peers first, then the origin. */
+  /**
+   * Brings every chunk of a master into the local store: from peers first, then the origin. A
+   * master named by its manifest id comes from peers only. Takes a slot while it runs.
+   */
   async materialize(master: string, options: MaterializeOptions = {}): Promise<Materialized> {
-    this.fetching++
+    this.manualFetches++
+
+    try {
+      return await this.fetchMaster(master, options)
+    } finally {
+      this.manualFetches--
+    }
+  }
+
+  /** `materialize` for tasks, whose slot the task runner counts. */
+  private async fetchMaster(master: string, options: MaterializeOptions): Promise<Materialized> {
+    if (/^[0-9a-f]{64}$/.test(master)) {
+      return this.fetchManifest(master, options)
+    }
+
     // Said before anything else, so that peers count this node in elections from the start.
     this.gossip.wantMaster(master, true)
 
     try {
       const origin = openOrigin(master, { onBytes: (n) => this.metrics.bytesFromOrigin.inc(n) })
-      const manifest = await this.resolveManifest(origin, options.signal)
+      const hinted =
+        options.manifest === undefined ? undefined : this.manifests.get(options.manifest)
+      const manifest = hinted ?? (await this.resolveManifest(origin, options.signal))
       const fetcher = new ManifestFetcher(this.fetchContext(), manifest, { ...options, origin })
       const report = await fetcher.run()
 
@@ -136,8 +187,66 @@ export class MeshNode {
       return { manifest, report }
     } finally {
       this.gossip.wantMaster(master, false)
-      this.fetching--
     }
+  }
+
+  private async fetchManifest(id: ContentId, options: MaterializeOptions): Promise<Materialized> {
+    const manifest = this.manifests.get(id) ?? (await this.manifestById(id, options.signal))
+    // No origin: every chunk comes from peers that hold it.
+    const fetcher = new ManifestFetcher(this.fetchContext(), manifest, {
+      onProgress: options.onProgress,
+      signal: options.signal,
+    })
+    const report = await fetcher.run()
+
+    this.log.info(report, 'manifest materialized from peers')
+    return { manifest, report }
+  }
+
+  /**
+   * A manifest by id from a peer: those that announced holding its first chunk first, then a
+   * few other connected peers, which answer "missing" when they do not know it.
+   */
+  private async manifestById(id: ContentId, signal?: AbortSignal): Promise<KnownManifest> {
+    const started = Date.now()
+
+    while (Date.now() - started < MANIFEST_FROM_PEERS_WAIT_MS) {
+      const announced = this.view.holders(id, 0)
+      const others = [...this.view.peers()]
+        .map(([peer]) => peer)
+        .filter((peer) => this.view.isConnected(peer) && !announced.includes(peer))
+        .slice(0, MANIFEST_ASK_PEERS)
+
+      for (const peer of [...announced, ...others]) {
+        const known = await this.askManifest(peer, id, signal)
+        if (known !== undefined) {
+          return known
+        }
+      }
+
+      await sleep(MANIFEST_ASK_INTERVAL_MS, undefined, { signal })
+    }
+
+    throw new PressmeshError(
+      'MANIFEST_UNAVAILABLE',
+      `no peer could give manifest ${id} within ${MANIFEST_FROM_PEERS_WAIT_MS / 1000} s`,
+    )
+  }
+
+  private async askManifest(peer: string, id: ContentId, signal?: AbortSignal) {
+    try {
+      const bytes = await requestManifest(this.host, peer, id, signal)
+
+      // The id is the BLAKE3 of the bytes: a peer cannot pass off another manifest.
+      if (bytes !== undefined && blake3Hex(bytes) === id) {
+        return await this.manifests.add(parseManifest(bytes))
+      }
+    } catch (err) {
+      signal?.throwIfAborted()
+      this.log.debug({ peer, manifest: id, err: errorMessage(err) }, 'manifest request failed')
+    }
+
+    return undefined
   }
 
   private fetchContext() {
@@ -280,6 +389,7 @@ export class MeshNode {
     }
 
     this.gossip.start()
+    await this.tasks.start()
   }
 
   private async ensureConnected(peer: string, signal?: AbortSignal): Promise<void> {

@@ -15,6 +15,12 @@ export interface NodeMetrics {
   badGossip: Counter
   storeBytes: Gauge
   storeChunks: Gauge
+  tasksAccepted: Counter<'kind'>
+  tasksRefused: Counter<'kind' | 'code'>
+  tasksSucceeded: Counter<'kind'>
+  tasksFailed: Counter<'kind'>
+  tasksCancelled: Counter<'kind'>
+  tasksRunning: Gauge
 }
 
 export function createNodeMetrics(): NodeMetrics {
@@ -44,5 +50,11 @@ export function createNodeMetrics(): NodeMetrics {
     badGossip: counter('pressmesh_bad_gossip_total', 'Malformed gossip messages received'),
     storeBytes: gauge('pressmesh_store_bytes', 'Bytes in the chunk store'),
     storeChunks: gauge('pressmesh_store_chunks', 'Chunks in the chunk store'),
+    tasksAccepted: counter('pressmesh_tasks_accepted_total', 'Task offers accepted', ['kind']),
+    tasksRefused: counter('pressmesh_tasks_refused_total', 'Task offers refused', ['kind', 'code']),
+    tasksSucceeded: counter('pressmesh_tasks_succeeded_total', 'Tasks that succeeded', ['kind']),
+    tasksFailed: counter('pressmesh_tasks_failed_total', 'Tasks that failed', ['kind']),
+    tasksCancelled: counter('pressmesh_tasks_cancelled_total', 'Tasks cancelled', ['kind']),
+    tasksRunning: gauge('pressmesh_tasks_running', 'Tasks working now (not yet reporting)'),
   }
 }

@@ -6,9 +6,12 @@ import { loadConfigFile, resolveNodeSettings, settingsFromEnv } from '../node-co
 
 export const NODE_USAGE = `usage: pressmesh node [--data DIR] [--listen MULTIADDR]... [--bootstrap MULTIADDR]...
                       [--roles production,staging] [--site NAME] [--psk FILE]
-                      [--allow-peers FILE] [--http PORT] [--capacity SIZE] [--config FILE]
+                      [--allow-peers FILE] [--http PORT] [--capacity SIZE] [--slots N]
+                      [--release-key FILE] [--config FILE]
 
-Starts a mesh node. Settings also come from a JSON file (--config) and PRESSMESH_NODE_*
+Starts a mesh node. --slots (default 2) is how many tasks it works on at once; --release-key
+(the release.key.pem of pressmesh keygen --release) signs the media its pack tasks write.
+Settings also come from a JSON file (--config) and PRESSMESH_NODE_*
 variables; flags win. Prints one JSON line {"event":"ready",...} on standard output once
 listening, then runs until interrupted.`
 
@@ -25,6 +28,8 @@ export async function nodeCommand(argv: string[]): Promise<number> {
       'allow-peers': { type: 'string' },
       http: { type: 'string' },
       capacity: { type: 'string' },
+      slots: { type: 'string' },
+      'release-key': { type: 'string' },
       config: { type: 'string' },
     },
   })
@@ -42,6 +47,8 @@ export async function nodeCommand(argv: string[]): Promise<number> {
       allowPeers: values['allow-peers'],
       http: values.http === undefined ? undefined : Number(values.http),
       capacity: values.capacity,
+      slots: values.slots === undefined ? undefined : Number(values.slots),
+      releaseKey: values['release-key'],
     },
   )
 
