@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import {
+  JOB_KINDS,
   JOB_STATES,
   jobSubmitSchema,
   mediumSpecSchema,
@@ -49,7 +50,7 @@ export type TaskView = z.infer<typeof taskViewSchema>
 
 export const jobViewSchema = z.object({
   id: z.string(),
-  kind: z.enum(['publish', 'preheat']),
+  kind: z.enum(JOB_KINDS),
   product: z.string(),
   version: z.string(),
   master: z.string(),
@@ -96,7 +97,7 @@ export const jobListSchema = z.object({
 export const jobListQuerySchema = z.strictObject({
   state: z.enum(JOB_STATES).optional(),
   product: z.string().max(64).optional(),
-  kind: z.enum(['publish', 'preheat']).optional(),
+  kind: z.enum(JOB_KINDS).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: z
     .string()

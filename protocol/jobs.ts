@@ -42,6 +42,9 @@ export type TaskState = (typeof TASK_STATES)[number]
 export const FINAL_JOB_STATES: readonly JobState[] = ['succeeded', 'failed', 'cancelled']
 export const FINAL_TASK_STATES: readonly TaskState[] = ['succeeded', 'failed', 'cancelled']
 
+export const JOB_KINDS = ['publish', 'preheat', 'noop'] as const
+export type JobKind = (typeof JOB_KINDS)[number]
+
 export const MEDIUM_FORMATS = ['tar', 'tar.gz', 'iso', 'img'] as const
 export const DISC_SIZES = ['cd700', 'dvd5', 'dvd9', 'bd25'] as const
 
@@ -93,7 +96,8 @@ export const PRIORITY_DEFAULT = 5
 /** The body of `POST /api/v1/jobs`. */
 export const jobSubmitSchema = z
   .strictObject({
-    kind: z.enum(['publish', 'preheat']).default('publish'),
+    /** publish makes media; preheat spreads a master to nodes; noop checks dispatch (benchmarks). */
+    kind: z.enum(JOB_KINDS).default('publish'),
     product: name,
     version: name,
     master: masterSchema,
@@ -103,6 +107,8 @@ export const jobSubmitSchema = z
     priority: z.number().int().min(PRIORITY_MIN).max(PRIORITY_MAX).default(PRIORITY_DEFAULT),
     /** The same key twice returns the first job. */
     idempotencyKey: z.string().min(1).max(128).optional(),
+    /** noop: how many tasks. */
+    count: z.number().int().min(1).max(1000).optional(),
   })
   .superRefine((job, ctx) => {
     if (job.kind === 'publish' && (job.media === undefined || job.media.length === 0)) {
@@ -111,7 +117,10 @@ export const jobSubmitSchema = z
     if (job.kind === 'publish' && job.preheat !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['preheat'], message: 'only for preheat jobs' })
     }
-    if (job.kind === 'preheat' && job.media !== undefined) {
+    if (job.kind !== 'noop' && job.count !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['count'], message: 'only for noop jobs' })
+    }
+    if (job.kind !== 'publish' && job.media !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['media'], message: 'a preheat job makes no media' })
     }
     const target = job.preheat
