@@ -7,6 +7,14 @@ import { KEYGEN_USAGE, keygenCommand } from './commands/keygen-command.ts'
 import { NODE_USAGE, nodeCommand } from './commands/node-command.ts'
 import { PACK_USAGE, packCommand } from './commands/pack-command.ts'
 import { VERIFY_USAGE, verifyCommand } from './commands/verify-command.ts'
+import { CANCEL_USAGE, cancelCommand } from './commands/cancel-command.ts'
+import { DRAIN_USAGE, drainCommand } from './commands/drain-command.ts'
+import { JOBS_USAGE, jobsCommand } from './commands/jobs-command.ts'
+import { NODES_USAGE, nodesCommand } from './commands/nodes-command.ts'
+import { STATUS_USAGE, statusCommand } from './commands/status-command.ts'
+import { SUBMIT_USAGE, submitCommand } from './commands/submit-command.ts'
+import { TOKEN_USAGE, tokenCommand } from './commands/token-command.ts'
+import { WATCH_USAGE, watchCommand } from './commands/watch-command.ts'
 import { describeError, EXIT_BAD_INPUT, exitCodeFor } from './exit-codes.ts'
 
 type Command = (argv: string[]) => Promise<number>
@@ -20,6 +28,14 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   pack: { run: packCommand, usage: PACK_USAGE },
   verify: { run: verifyCommand, usage: VERIFY_USAGE },
   keygen: { run: keygenCommand, usage: KEYGEN_USAGE },
+  submit: { run: submitCommand, usage: SUBMIT_USAGE },
+  status: { run: statusCommand, usage: STATUS_USAGE },
+  watch: { run: watchCommand, usage: WATCH_USAGE },
+  cancel: { run: cancelCommand, usage: CANCEL_USAGE },
+  jobs: { run: jobsCommand, usage: JOBS_USAGE },
+  nodes: { run: nodesCommand, usage: NODES_USAGE },
+  drain: { run: drainCommand, usage: DRAIN_USAGE },
+  token: { run: tokenCommand, usage: TOKEN_USAGE },
 }
 
 const HELP = `pressmesh ${PRESSMESH_VERSION}: publishing desktop software over a chunk-sharing mesh
@@ -33,6 +49,16 @@ commands:
   pack <path> --format F write one medium (tar, tar.gz, img) with its sums and signature
   verify <folder>        check a medium folder's sums and signature
   keygen --psk|--release write a private-network key or a release key pair
+
+coordinator client (--coordinator URL, --token T; see pressmesh submit --help):
+  submit --master M …    submit a publishing or preheat job
+  status <job-id>        a job, its tasks and its last events
+  watch <job-id>         follow a job to its end (exit 4 when it failed or was cancelled)
+  cancel <job-id>        cancel a job
+  jobs                   list jobs, newest first
+  nodes                  list the mesh nodes and their load
+  drain <peer> [--undo]  stop giving a node new tasks, or take it back
+  token create|list|revoke  manage bearer tokens
 
 pressmesh <command> --help prints a command's options.`
 
