@@ -157,7 +157,9 @@ export class TaskRunner {
     this.held.set(key, task)
     this.init.metrics.tasksAccepted.inc({ kind: spec.kind })
 
-    const run = this.run(task).finally(() => this.runs.delete(run))
+    const run = this.run(task)
+      .catch((err) => this.init.log.error({ task: spec.id, err: errorMessage(err) }, 'task broke'))
+      .finally(() => this.runs.delete(run))
     this.runs.add(run)
     this.heartbeatsOn()
     return ACCEPT
