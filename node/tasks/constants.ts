@@ -15,6 +15,8 @@ export const MANIFEST_FROM_PEERS_WAIT_MS = 8_000
 export const MANIFEST_ASK_INTERVAL_MS = 500
 /** Peers asked for a manifest by id in one round, besides those that announced it. */
 export const MANIFEST_ASK_PEERS = 8
+/** A HEAD of a master that failed to load, to tell a missing one from a failing server. */
+export const MASTER_PROBE_TIMEOUT_MS = 10_000
 /** On stop: time for aborted tasks to end and deliver their results. */
 export const STOP_GRACE_MS = 3_000
 /** Pin holders `task-slot:<n>` checked for leftovers of a crash at start. */

@@ -182,6 +182,14 @@ describe('tasks dispatched to nodes', () => {
     assert.equal(result.output?.fromOrigin, 0)
     assert.equal(result.output?.fromPeers, 8 * MIB)
 
+    const writing = await coordinator.waitForHeartbeat(
+      (seen) =>
+        seen.from === b.peerId &&
+        seen.heartbeat.running.some((p) => p.task === 'pack-2' && p.phase === 'writing'),
+      5_000,
+    )
+    assert.ok(writing.heartbeat.running.length <= 256)
+
     const publicKey = await readPublicKey(keyPath)
     assert.equal(result.output?.signedBy, keyFingerprint(publicKey))
     const sums = await readFile(join(out, 'SHA256SUMS'))

@@ -14,6 +14,7 @@ import { folderTarget } from '../media/upload/folder-target.ts'
 import type { MediaTarget } from '../media/upload/target.ts'
 import { mediumWriter } from '../media/writers.ts'
 import type { MaterializeOptions, Materialized } from '../mesh-node.ts'
+import { MASTER_PROBE_TIMEOUT_MS } from './constants.ts'
 
 // What each kind of task does. `noop` answers at once (the dispatch benchmark measures the
 // round trip, not the work); `fetch` brings a master into the store; `pack` brings it in if
@@ -186,7 +187,7 @@ async function explainMissing(master: string, err: unknown, signal: AbortSignal)
 
   const status = await fetch(master, {
     method: 'HEAD',
-    signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]),
+    signal: AbortSignal.any([signal, AbortSignal.timeout(MASTER_PROBE_TIMEOUT_MS)]),
   })
     .then((response) => response.status)
     .catch(() => 0)
