@@ -8,6 +8,7 @@ import { NODE_USAGE, nodeCommand } from './commands/node-command.ts'
 import { PACK_USAGE, packCommand } from './commands/pack-command.ts'
 import { VERIFY_USAGE, verifyCommand } from './commands/verify-command.ts'
 import { CANCEL_USAGE, cancelCommand } from './commands/cancel-command.ts'
+import { COORDINATOR_USAGE, coordinatorCommand } from './commands/coordinator-command.ts'
 import { DRAIN_USAGE, drainCommand } from './commands/drain-command.ts'
 import { JOBS_USAGE, jobsCommand } from './commands/jobs-command.ts'
 import { NODES_USAGE, nodesCommand } from './commands/nodes-command.ts'
@@ -23,6 +24,7 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   dev: { run: devCommand, usage: DEV_USAGE },
   index: { run: indexCommand, usage: INDEX_USAGE },
   diff: { run: diffCommand, usage: DIFF_USAGE },
+  coordinator: { run: coordinatorCommand, usage: COORDINATOR_USAGE },
   node: { run: nodeCommand, usage: NODE_USAGE },
   fetch: { run: fetchCommand, usage: FETCH_USAGE },
   pack: { run: packCommand, usage: PACK_USAGE },
@@ -44,9 +46,11 @@ commands:
   dev                    run locally with embedded defaults (what npm start runs)
   index <path>           chunk a master, print or write its manifest
   diff <old> <new>       compare two manifests: what a holder of the old one must fetch
+  coordinator            start a coordinator (API on 127.0.0.1:8080, mesh on port 4001)
   node                   start a mesh node
   fetch <master-url>     ask a running node to bring a master into its store
-  pack <path> --format F write one medium (tar, tar.gz, img) with its sums and signature
+  pack <path> --format F write one medium (tar, tar.gz, img, iso) with its sums and signature
+
   verify <folder>        check a medium folder's sums and signature
   keygen --psk|--release write a private-network key or a release key pair
 
