@@ -2,7 +2,6 @@ import { readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { z } from 'zod'
-import { describeIssue } from '../../protocol/jobs.ts'
 import { InvalidInputError } from '../../protocol/errors.ts'
 
 // Where the client finds its coordinator and token. In rising precedence: the config file, the
@@ -164,7 +163,9 @@ export function parseConfig(bytes: Buffer, path: string): ClientConfig {
 
   const parsed = clientConfigSchema.safeParse(document)
   if (!parsed.success) {
-    throw new InvalidInputError('CONFIG_INVALID', `${path}: ${describeIssue(parsed.error)}`)
+    const issue = parsed.error.issues[0]
+    const where = issue.path.length === 0 ? '' : `${issue.path.join('.')}: `
+    throw new InvalidInputError('CONFIG_INVALID', `${path}: ${where}${issue.message}`)
   }
 
   return parsed.data
