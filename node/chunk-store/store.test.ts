@@ -89,6 +89,80 @@ describe('the chunk store', () => {
     assert.equal(store.has(extra.id), true)
   })
 
+  it('remembers which chunks were read recently across a close and a reopen', async (t) => {
+    const dir = await tempDir(t)
+    let clock = 0
+    const first = await openStore(dir, 3000, () => ++clock)
+    const items = Array.from({ length: 3 }, (_, i) => chunk(i + 1))
+
+    for (const item of items) {
+      await first.put(item.id, item.bytes)
+    }
+
+    await first.get(items[0].id)
+    await first.close()
+
+    const second = await openStore(dir, 3000, () => ++clock)
+    t.after(() => second.close())
+    const extra = chunk(99)
+    await second.put(extra.id, extra.bytes)
+
+    assert.equal(second.has(items[0].id), true, 'the chunk read last session stays')
+    assert.equal(second.has(items[1].id), false, 'the least recently used chunk goes')
+    assert.equal(second.has(items[2].id), true)
+  })
+
+  it('does not bring back a chunk deleted after it was read', async (t) => {
+    const dir = await tempDir(t)
+    const first = await openStore(dir)
+    const [a, b] = [chunk(1), chunk(2)]
+    await first.put(a.id, a.bytes)
+    await first.put(b.id, b.bytes)
+
+    await first.get(a.id)
+    await first.get(b.id)
+    await first.delete(a.id)
+    await first.close()
+
+    const second = await openStore(dir)
+    t.after(() => second.close())
+    assert.equal(second.has(a.id), false)
+    assert.equal(second.stats().chunks, 1)
+    assert.equal(second.stats().bytes, 1000)
+  })
+
+  it('reads a chunk into the memory the caller allocates', async (t) => {
+    const store = await openStore(await tempDir(t))
+    t.after(() => store.close())
+    const { id, bytes } = chunk(1, 70_000)
+    await store.put(id, bytes)
+
+    const read = await store.get(id, {
+      allocate: (size) => Buffer.from(new SharedArrayBuffer(size)) as unknown as Buffer,
+    })
+
+    assert.ok(read.buffer instanceof SharedArrayBuffer)
+    assert.deepEqual(Buffer.from(read), bytes)
+  })
+
+  it('notices a chunk file cut short or grown on disk before serving it', async (t) => {
+    const dir = await tempDir(t)
+    const first = await openStore(dir)
+    const [a, b] = [chunk(1), chunk(2)]
+    await first.put(a.id, a.bytes)
+    await first.put(b.id, b.bytes)
+    await first.close()
+
+    await writeFile(join(dir, 'chunks', a.id.slice(0, 2), a.id), a.bytes.subarray(0, 999))
+    await writeFile(join(dir, 'chunks', b.id.slice(0, 2), b.id), Buffer.concat([b.bytes, b.bytes]))
+
+    const second = await openStore(dir)
+    t.after(() => second.close())
+    await assert.rejects(second.get(a.id), { code: 'STORE_CHUNK_CORRUPT' })
+    await assert.rejects(second.get(b.id), { code: 'STORE_CHUNK_CORRUPT' })
+    assert.equal(second.stats().chunks, 0)
+  })
+
   it('answers STORE_FULL when everything is pinned, and frees space on unpin', async (t) => {
     const store = await openStore(await tempDir(t), 3000)
     t.after(() => store.close())

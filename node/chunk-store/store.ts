@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
+import { type FileHandle, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { AbstractSublevel } from 'abstract-level'
 import { Level } from 'level'
 import { IntegrityError, NotFoundError, PressmeshError } from '../../protocol/errors.ts'
 import { assertContentId, blake3OfPieces, type ContentId } from '../../protocol/hash.ts'
 import { type Logger, logger } from '../../protocol/logger.ts'
-import { DEFAULT_CAPACITY_BYTES, MAX_CHUNK_BYTES } from './constants.ts'
+import { DEFAULT_CAPACITY_BYTES, MAX_CHUNK_BYTES, TOUCH_FLUSH_MS } from './constants.ts'
 
 // Chunks live as files under <dir>/chunks/<id[0:2]>/<id>. A chunk is written to a temporary
 // file, its bytes checked against its id, and only then renamed into place, so a reader never
@@ -16,6 +16,11 @@ import { DEFAULT_CAPACITY_BYTES, MAX_CHUNK_BYTES } from './constants.ts'
 //
 // Bytes on disk are trusted only once checked: a chunk written by this process was checked on
 // the way in; any other (found at start-up) is checked the first time it is read.
+//
+// A read reorders the LRU in memory at once, but its index update is deferred: touched records
+// are written in one LevelDB batch every TOUCH_FLUSH_MS and on close, so reading a medium's
+// thousand chunks costs a few index writes rather than one per chunk. A crash loses at most
+// that interval's recency (the chunks themselves stay known); a clean close loses nothing.
 
 export interface ChunkStoreInit {
   dir: string
@@ -24,6 +29,14 @@ export interface ChunkStoreInit {
   fsync?: boolean
   now?: () => number
   log?: Logger
+}
+
+export interface GetOptions {
+  /**
+   * Gives the memory to read a chunk of `size` bytes into (e.g. shared memory that a hashing
+   * worker can take without a copy); by default a fresh buffer.
+   */
+  allocate?: (size: number) => Buffer
 }
 
 export interface PutOptions {
@@ -69,6 +82,10 @@ export class ChunkStore {
   private readonly verified = new Set<ContentId>()
   private readonly writing = new Map<ContentId, Promise<boolean>>()
   private readonly listeners = new Set<(change: StoreChange) => void>()
+  /** Touched since the last flush: their lastUse is not in the index yet. */
+  private readonly touched = new Set<ContentId>()
+  private flushTimer: NodeJS.Timeout | undefined
+  private flushing: Promise<void> = Promise.resolve()
   private totalBytes = 0
   private reservedBytes = 0
 
@@ -92,6 +109,7 @@ export class ChunkStore {
 
   async close(): Promise<void> {
     await Promise.allSettled(this.writing.values())
+    await this.flushTouches()
     await this.db.close()
   }
 
@@ -126,7 +144,8 @@ export class ChunkStore {
     assertContentId(id, 'chunk id')
 
     if (this.lru.has(id)) {
-      return this.touch(id).then(() => false)
+      this.touch(id)
+      return Promise.resolve(false)
     }
 
     const running = this.writing.get(id)
@@ -141,16 +160,17 @@ export class ChunkStore {
   }
 
   /** The chunk's bytes, checked against its id unless this process already checked them. */
-  async get(id: ContentId): Promise<Buffer> {
+  async get(id: ContentId, options: GetOptions = {}): Promise<Buffer> {
     const record = this.lru.get(id)
 
     if (record === undefined) {
       throw new NotFoundError('STORE_CHUNK_MISSING', `chunk ${id} is not in the store`)
     }
 
-    let bytes: Buffer
+    const checked = this.verified.has(id)
+    let bytes: Buffer | undefined
     try {
-      bytes = await readFile(this.pathOf(id))
+      bytes = await this.readChunk(id, record.size, options, checked)
     } catch (err) {
       await this.forget(id)
       throw new NotFoundError('STORE_CHUNK_MISSING', `chunk ${id} vanished from disk`, {
@@ -158,17 +178,14 @@ export class ChunkStore {
       })
     }
 
-    if (!this.verified.has(id)) {
-      if (bytes.length !== record.size || blake3OfPieces([bytes]) !== id) {
-        this.log.warn({ chunk: id }, 'chunk on disk does not match its id, removing it')
-        await this.delete(id)
-        throw new IntegrityError('STORE_CHUNK_CORRUPT', `chunk ${id} was corrupt on disk`)
-      }
-
-      this.verified.add(id)
+    if (bytes === undefined || (!checked && blake3OfPieces([bytes]) !== id)) {
+      this.log.warn({ chunk: id }, 'chunk on disk does not match its id, removing it')
+      await this.delete(id)
+      throw new IntegrityError('STORE_CHUNK_CORRUPT', `chunk ${id} was corrupt on disk`)
     }
 
-    await this.touch(id)
+    this.verified.add(id)
+    this.touch(id)
     return bytes
   }
 
@@ -290,7 +307,35 @@ export class ChunkStore {
     }
   }
 
-  private async touch(id: ContentId): Promise<void> {
+  /**
+   * Reads a chunk file with one open and one read of its recorded size into a buffer of exactly
+   * that size. Undefined when the file's size is not the recorded one: checked by a stat for a
+   * chunk not checked yet, and by a short read for any.
+   */
+  private async readChunk(
+    id: ContentId,
+    size: number,
+    options: GetOptions,
+    checked: boolean,
+  ): Promise<Buffer | undefined> {
+    const handle: FileHandle = await open(this.pathOf(id), 'r')
+
+    try {
+      if (!checked && (await handle.stat()).size !== size) {
+        return undefined
+      }
+
+      const bytes = options.allocate?.(size) ?? Buffer.allocUnsafeSlow(size)
+      const { bytesRead } = await handle.read(bytes, 0, size, 0)
+
+      return bytesRead === size || checked ? bytes.subarray(0, bytesRead) : undefined
+    } finally {
+      await handle.close()
+    }
+  }
+
+  /** Moves a chunk to the recent end now; its index record follows in the next flush. */
+  private touch(id: ContentId): void {
     const record = this.lru.get(id)
 
     if (record === undefined) {
@@ -300,7 +345,39 @@ export class ChunkStore {
     this.lru.delete(id)
     record.lastUse = this.now()
     this.lru.set(id, record)
-    await this.records.put(id, JSON.stringify(record))
+    this.touched.add(id)
+    this.flushTimer ??= setTimeout(() => {
+      this.flushTouches().catch((err) => {
+        this.log.error({ err }, 'writing chunk use times to the index failed')
+      })
+    }, TOUCH_FLUSH_MS).unref()
+  }
+
+  /** Writes every pending touch in one batch, after any flush already under way. */
+  private flushTouches(): Promise<void> {
+    clearTimeout(this.flushTimer)
+    this.flushTimer = undefined
+
+    if (this.touched.size === 0) {
+      return this.flushing
+    }
+
+    const batch = this.records.batch()
+    for (const id of this.touched) {
+      const record = this.lru.get(id)
+
+      if (record !== undefined) {
+        batch.put(id, JSON.stringify(record))
+      }
+    }
+
+    this.touched.clear()
+    const previous = this.flushing
+    this.flushing = previous.then(
+      () => batch.write(),
+      () => batch.write(),
+    )
+    return this.flushing
   }
 
   private async forget(id: ContentId): Promise<void> {
@@ -312,7 +389,10 @@ export class ChunkStore {
 
     this.lru.delete(id)
     this.verified.delete(id)
+    this.touched.delete(id)
     this.totalBytes -= record.size
+    // A batch already under way may hold this record; delete it only after that batch.
+    await this.flushing.catch(() => undefined)
     await this.records.del(id)
     this.emit({ type: 'removed', id, size: record.size })
   }
