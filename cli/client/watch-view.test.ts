@@ -27,7 +27,7 @@ describe('the live watch view on a terminal', () => {
     const lines = last.slice('\u001b[2A'.length).split('\n').slice(0, -1)
     assert.equal(lines.length, 3)
     assert.equal(lines[0], '\rjob job-1 atlas 1.0 running\u001b[K')
-    assert.match(lines[1], /pack tar {6}\[\.{30}\] {3}0% running {3}writing 20\.0 KiB \/ 4\.00 MiB/)
+    assert.match(lines[1], /pack tar {6}\[\.{30}\] {3}0% running writing 20\.0 KiB \/ 4\.00 MiB/)
     assert.match(lines[2], /pack iso:dvd5 \[\.{30}\] {3}0% queued/)
   })
 })

@@ -172,7 +172,7 @@ export class TerminalView implements WatchView {
 
   private draw(): void {
     this.lastDraw = this.now()
-    const width = Math.max(20, (this.out.columns ?? 100) - 1)
+    const width = Math.max(20, (this.out.columns || 100) - 1)
     const lines = this.lines().map((line) => line.slice(0, width))
     // Cursor up to the first line drawn last time (ECMA-48 CUU), then overwrite each line.
     const up = this.drawnLines > 0 ? `\u001b[${this.drawnLines}A` : ''
@@ -207,10 +207,11 @@ function taskBar(task: TaskView, label: string): string {
   const bar = `${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}`
   const amounts =
     progress === undefined ? '' : ` ${progress.phase} ${formatBytes(done)} / ${formatBytes(total)}`
-  const node = task.node === undefined ? '' : ` ${shortPeer(task.node)}`
+  // The tail of the peer id is enough to tell the nodes of one job apart on a narrow line.
+  const node = task.node === undefined ? '' : ` …${task.node.slice(-6)}`
 
   return (
-    `${label} [${bar}] ${(fraction * 100).toFixed(0).padStart(3)}% ${task.state.padEnd(9)}` +
+    `${label} [${bar}] ${(fraction * 100).toFixed(0).padStart(3)}% ${task.state}` +
     `${amounts}${node}`
   )
 }
