@@ -2,8 +2,12 @@ import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { main } from '../main.ts'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { tempDir } from '../../test/helpers/temp.ts'
 import {
   makeJob,
+  makeNode,
   makeTask,
   startTestCoordinator,
   TEST_TOKEN,
@@ -66,6 +70,8 @@ describe('the coordinator client commands', () => {
     server.jobs.length = 0
     server.tasks.length = 0
     server.events.length = 0
+    server.nodes.length = 0
+    server.tokens.length = 0
     server.pageSize = 50
     server.eventConnections = 0
     server.eventScript = (stream) => stream.end()
@@ -399,5 +405,78 @@ describe('the coordinator client commands', () => {
 
     const json = await pressmesh(['status', ...connection, 'job-1', '--json'])
     assert.deepEqual(Object.keys(JSON.parse(json.stdout)), ['job', 'tasks', 'events'])
+  })
+
+  it('lists the nodes as a table and drains one and takes it back', async () => {
+    const peer = '12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo'
+    server.nodes.push(makeNode(peer, { running: 1, roles: ['production', 'staging'] }))
+
+    const table = await pressmesh(['nodes', ...connection])
+    assert.equal(table.code, 0, table.stderr)
+    assert.match(table.stdout, /^PEER +SITE +ROLES +SLOTS +LOAD +RUNNING +ALIVE +DRAIN$/m)
+    assert.match(
+      table.stdout,
+      /^12D3KooW…CVe2Xo +berlin +production,staging +2 +0\.25 +1 +alive +-$/m,
+    )
+
+    const drained = await pressmesh(['drain', ...connection, peer])
+    assert.equal(drained.stdout, `node ${peer} draining (1 tasks running)\n`)
+    assert.deepEqual(server.requests.at(-1)?.body, { drain: true })
+
+    const back = await pressmesh(['drain', ...connection, peer, '--undo'])
+    assert.equal(back.stdout, `node ${peer} in service (1 tasks running)\n`)
+    assert.deepEqual(server.requests.at(-1)?.body, { drain: false })
+  })
+
+  it('prints a new token once with a warning, lists and revokes tokens', async () => {
+    const created = await pressmesh([
+      'token',
+      'create',
+      ...connection,
+      '--name',
+      'ci',
+      '--role',
+      'viewer',
+    ])
+    assert.equal(created.code, 0, created.stderr)
+    assert.equal(created.stdout, 'token tok-1 (ci, viewer)\nsecret-of-tok-1\n')
+    assert.match(created.stderr, /only time the token is shown/)
+
+    const badRole = await pressmesh([
+      'token',
+      'create',
+      ...connection,
+      '--name',
+      'ci',
+      '--role',
+      'root',
+    ])
+    assert.equal(badRole.code, 2)
+    assert.match(badRole.stderr, /--role: /)
+
+    const listed = await pressmesh(['token', 'list', ...connection, '--json'])
+    assert.deepEqual(
+      JSON.parse(listed.stdout).map((t: { name: string }) => t.name),
+      ['ci'],
+    )
+
+    const revoked = await pressmesh(['token', 'revoke', ...connection, 'tok-1'])
+    assert.equal(revoked.stdout, 'token tok-1 (ci) revoked\n')
+    assert.equal(server.requests.at(-1)?.path, '/api/v1/tokens/tok-1')
+  })
+
+  it('exits 2 naming the file when the default config file is malformed', async (t) => {
+    const dir = await tempDir(t)
+    await mkdir(join(dir, 'pressmesh'))
+    await writeFile(join(dir, 'pressmesh', 'client.json'), '{"coordinator": "http://x", "tokn": 1}')
+    const saved = process.env.XDG_CONFIG_HOME
+    process.env.XDG_CONFIG_HOME = dir
+    t.after(() => {
+      process.env.XDG_CONFIG_HOME = saved
+    })
+
+    const run = await pressmesh(['jobs'])
+    assert.equal(run.code, 2)
+    assert.match(run.stderr, /client\.json: Unrecognized key: "tokn" \[CONFIG_INVALID\]$/m)
   })
 })

@@ -1,7 +1,15 @@
 import { once } from 'node:events'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { JobEvent, JobView, NodeView, TaskView } from '../../protocol/api.ts'
+import {
+  drainBodySchema,
+  type JobEvent,
+  type JobView,
+  type NodeView,
+  type TaskView,
+  type TokenView,
+  tokenCreateSchema,
+} from '../../protocol/api.ts'
 import { jobSubmitSchema } from '../../protocol/jobs.ts'
 
 // For the client's tests only: a small HTTP server that speaks the coordinator's API contract
@@ -37,6 +45,7 @@ export interface TestCoordinator {
   tasks: TaskView[]
   events: JobEvent[]
   nodes: NodeView[]
+  tokens: TokenView[]
   /** Connections made to /api/v1/events so far; a test may reset it. */
   eventConnections: number
   /** Page size of GET /api/v1/jobs when the client sends no limit. */
@@ -56,6 +65,7 @@ export async function startTestCoordinator(): Promise<TestCoordinator> {
     tasks: [],
     events: [],
     nodes: [],
+    tokens: [],
     eventConnections: 0,
     pageSize: 50,
     eventScript: (stream) => stream.end(),
@@ -123,6 +133,15 @@ async function handle(
     return answer(res, 200, { nodes: state.nodes })
   }
 
+  const drainMatch = /^\/api\/v1\/nodes\/([^/]+)\/drain$/.exec(url.pathname)
+  if (req.method === 'POST' && drainMatch !== null) {
+    return drain(state, decodeURIComponent(drainMatch[1]), body, res)
+  }
+
+  if (url.pathname.startsWith('/api/v1/tokens')) {
+    return tokens(state, req.method ?? '', url.pathname, body, res)
+  }
+
   if (jobMatch !== null) {
     const job = state.jobs.find((candidate) => candidate.id === jobMatch[1])
 
@@ -171,6 +190,50 @@ function submit(state: TestCoordinator, body: unknown, res: ServerResponse): voi
   })
   state.jobs.unshift(job)
   answer(res, 201, { job })
+}
+
+function drain(state: TestCoordinator, peer: string, body: unknown, res: ServerResponse): void {
+  const node = state.nodes.find((candidate) => candidate.peer === peer)
+  const parsed = drainBodySchema.safeParse(body)
+
+  if (node === undefined || !parsed.success) {
+    const [status, code] = node === undefined ? [404, 'NODE_NOT_FOUND'] : [400, 'BODY_INVALID']
+    answer(res, status, { error: { code, message: `cannot drain ${peer}` } })
+    return
+  }
+
+  node.draining = parsed.data.drain
+  answer(res, 200, { node })
+}
+
+function tokens(
+  state: TestCoordinator,
+  method: string,
+  path: string,
+  body: unknown,
+  res: ServerResponse,
+): void {
+  if (method === 'GET' && path === '/api/v1/tokens') {
+    answer(res, 200, { tokens: state.tokens })
+    return
+  }
+
+  const parsed = tokenCreateSchema.safeParse(body)
+  if (method === 'POST' && path === '/api/v1/tokens' && parsed.success) {
+    const token = { id: `tok-${state.tokens.length + 1}`, createdAt: Date.now(), ...parsed.data }
+    state.tokens.push(token)
+    answer(res, 201, { ...token, token: `secret-of-${token.id}` })
+    return
+  }
+
+  const token = state.tokens.find((candidate) => path === `/api/v1/tokens/${candidate.id}`)
+  if (method === 'DELETE' && token !== undefined) {
+    token.revokedAt = Date.now()
+    answer(res, 200, { token })
+    return
+  }
+
+  answer(res, 400, { error: { code: 'TOKEN_REQUEST_INVALID', message: 'bad token request' } })
 }
 
 function list(state: TestCoordinator, query: URLSearchParams, res: ServerResponse): void {
@@ -254,6 +317,25 @@ export function makeTask(id: string, job: string, fields: Partial<TaskView> = {}
     medium: { format: 'tar' },
     createdAt: 1_767_225_600_000,
     updatedAt: 1_767_225_600_000,
+    ...fields,
+  }
+}
+
+export function makeNode(peer: string, fields: Partial<NodeView> = {}): NodeView {
+  return {
+    peer,
+    roles: ['production'],
+    site: 'berlin',
+    slots: 2,
+    load: 0.25,
+    freeDiskBytes: 50e9,
+    version: '0.1.0',
+    addrs: [],
+    connected: true,
+    alive: true,
+    draining: false,
+    lastSeen: 1_767_225_600_000,
+    running: 0,
     ...fields,
   }
 }
