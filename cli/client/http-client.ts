@@ -137,6 +137,11 @@ export class CoordinatorClient {
       this.requestTimeoutMs,
     )
     signal.addEventListener('abort', () => controller.abort(signal.reason), { once: true })
+
+    if (signal.aborted) {
+      controller.abort(signal.reason)
+    }
+
     let response: Response
 
     try {
