@@ -4,7 +4,7 @@ import { describe, it } from 'node:test'
 import { HashWorker } from '../../protocol/chunker/whole-hash.ts'
 import { blake3Hex } from '../../protocol/hash.ts'
 import { pseudoRandomBytes, splitInto } from '../../test/helpers/random.ts'
-import { DigestTap } from './digest-tap.ts'
+import { DigestTap, markUnchanging, tapped } from './digest-tap.ts'
 
 describe('hashing media on the way out', () => {
   it('gives the same SHA-256 and BLAKE3 inline and on the worker, for any pieces', async (t) => {
@@ -29,5 +29,40 @@ describe('hashing media on the way out', () => {
       assert.deepEqual(await inline.digest(), expected)
       assert.deepEqual(await threaded.digest(), expected, `pieces of ${sizes.join(', ')}`)
     }
+  })
+
+  it('hashes pieces in shared memory where they are, marked unchanging or not', async (t) => {
+    const worker = new HashWorker()
+    t.after(() => worker.stop())
+    const bytes = pseudoRandomBytes(20 * 1024 * 1024 + 3, 9)
+    const expected = {
+      size: bytes.length,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      blake3: blake3Hex(bytes),
+    }
+    const sizes = [512, 70_000, 512, 3 * 1024 * 1024, 100, 1024 * 1024, 65_536]
+    const pieces = [...splitInto(bytes, sizes)].map((piece, i) => {
+      const shared = Buffer.from(new SharedArrayBuffer(piece.length))
+      shared.set(piece)
+
+      if (i % 3 === 0) {
+        markUnchanging(shared)
+      }
+
+      return i % 4 === 3 ? Buffer.from(piece) : shared
+    })
+
+    async function* source() {
+      yield* pieces
+    }
+
+    const tap = new DigestTap(worker)
+    let passed = 0
+    for await (const piece of tapped(source(), tap)) {
+      passed += piece.length
+    }
+
+    assert.equal(passed, bytes.length)
+    assert.deepEqual(await tap.digest(), expected)
   })
 })

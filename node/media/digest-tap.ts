@@ -6,7 +6,10 @@ import { asBuffer, Blake3Hasher } from '../../protocol/hash.ts'
 // writes or uploads it. Given a HashWorker, the hashing runs on the worker's core while this
 // thread keeps producing and writing: pieces are copied into staging buffers of STAGE_BYTES
 // (tar headers come 512 bytes at a time), backed by SharedArrayBuffers so that they reach the
-// worker without a second copy, and reused once the worker has hashed them.
+// worker without a second copy, and reused once the worker has hashed them. Large pieces that
+// already live in shared memory go to the worker as they are, without staging; when that memory
+// is marked unchanging (chunks read by the read-ahead source), several go at once and the
+// caller does not wait for them.
 
 export interface FileDigest {
   size: number
@@ -17,6 +20,22 @@ export interface FileDigest {
 const STAGE_BYTES = 4 * 1024 * 1024
 /** Staging buffers handed to the worker and not yet hashed, at most. */
 const MAX_IN_FLIGHT = 4
+/** Shared pieces at least this large skip staging; smaller ones are gathered as before. */
+const DIRECT_BYTES = 64 * 1024
+/** Pieces of unchanging memory handed to the worker and not yet hashed, at most. */
+const MAX_UNCHANGING_IN_FLIGHT = 8
+
+const unchanging = new WeakSet<SharedArrayBuffer>()
+
+/**
+ * Declares that `bytes`' shared memory is never written again, by anyone, so that a tap may
+ * hash it later than it is handed over. The chunk store's shared reads are such memory.
+ */
+export function markUnchanging(bytes: Uint8Array): void {
+  if (bytes.buffer instanceof SharedArrayBuffer) {
+    unchanging.add(bytes.buffer)
+  }
+}
 
 export class DigestTap {
   private readonly inline?: { sha256: ReturnType<typeof createHash>; blake3: Blake3Hasher }
@@ -44,6 +63,10 @@ export class DigestTap {
       this.inline.sha256.update(bytes)
       this.inline.blake3.update(asBuffer(bytes))
       return undefined
+    }
+
+    if (bytes.length >= DIRECT_BYTES && bytes.buffer instanceof SharedArrayBuffer) {
+      return unchanging.has(bytes.buffer) ? this.sendUnchanging(bytes) : this.sendDirect(bytes)
     }
 
     return this.stageBytes(bytes)
@@ -78,11 +101,33 @@ export class DigestTap {
     }
   }
 
+  /** Hashes the piece where it is; the returned promise settles once the worker is done. */
+  private async sendDirect(bytes: Uint8Array): Promise<void> {
+    this.flush()
+    await this.throttle()
+    const hashed = this.post(bytes)
+    await hashed
+  }
+
+  /** Hands the piece over; waits only while too many are still being hashed. */
+  private sendUnchanging(bytes: Uint8Array): Promise<void> | undefined {
+    this.flush()
+    this.post(bytes)
+
+    return this.inFlight.length > MAX_UNCHANGING_IN_FLIGHT
+      ? this.throttle(MAX_UNCHANGING_IN_FLIGHT)
+      : undefined
+  }
+
+  private post(bytes: Uint8Array): Promise<void> {
+    const hashed = this.hasher!.update(bytes) ?? Promise.resolve()
+    this.inFlight.push(hashed)
+    return hashed
+  }
+
   private flush(): void {
     if (this.staged > 0) {
-      this.inFlight.push(
-        this.hasher!.update(this.stage.subarray(0, this.staged)) ?? Promise.resolve(),
-      )
+      this.post(this.stage.subarray(0, this.staged))
     }
 
     this.stage = Buffer.alloc(0)
@@ -96,8 +141,8 @@ export class DigestTap {
     return this.stages[index]
   }
 
-  private async throttle(): Promise<void> {
-    while (this.inFlight.length >= MAX_IN_FLIGHT) {
+  private async throttle(limit = MAX_IN_FLIGHT): Promise<void> {
+    while (this.inFlight.length >= limit) {
       await this.inFlight.shift()
     }
   }
@@ -111,12 +156,15 @@ export async function* tapped(
 ): AsyncGenerator<Uint8Array> {
   for await (const piece of bytes) {
     const taking = tap.update(piece)
+    // Awaited below; a consumer that stops early must not leave a failure unobserved.
+    taking?.catch(() => undefined)
+    onBytes?.(piece.length)
+    // The piece goes on while it is hashed; the producer gets control back (and may reuse the
+    // piece) only after the tap has taken it.
+    yield piece
 
     if (taking !== undefined) {
       await taking
     }
-
-    onBytes?.(piece.length)
-    yield piece
   }
 }
