@@ -1,10 +1,17 @@
 import { join } from 'node:path'
 import { errorMessage } from '../protocol/errors.ts'
-import type { Heartbeat, MediaTargetSpec, TaskSpec } from '../protocol/jobs.ts'
+import {
+  type DispatchAnswer,
+  type Heartbeat,
+  MAX_DISPATCH_BATCH,
+  type MediaTargetSpec,
+  type TaskSpec,
+} from '../protocol/jobs.ts'
 import type { Logger } from '../protocol/logger.ts'
 import type { JobBook } from './job-book.ts'
 import type { MeshLink, NodeState, ResultRequest } from './mesh-link.ts'
 import type { CoordinatorMetrics } from './metrics.ts'
+import { ReadyQueue } from './ready-queue.ts'
 import type { JobRecord, TaskRecord } from './records.ts'
 
 // Hands queued tasks to nodes. Each round orders the ready tasks by priority with ageing (a
@@ -38,6 +45,7 @@ export interface DispatcherInit {
 
 export class Dispatcher {
   private readonly offering = new Set<string>()
+  private readonly queue: ReadyQueue<TaskRecord>
   /** Per node: offers in flight (counted as held until answered). */
   private readonly pending = new Map<string, number>()
   /** Per task: nodes that said they cannot run it. */
@@ -47,7 +55,8 @@ export class Dispatcher {
   private stopped = false
 
   constructor(private readonly init: DispatcherInit) {
-    init.book.on('ready', () => this.wake())
+    this.queue = new ReadyQueue((task) => init.book.jobOf(task)?.priority ?? 0, AGEING_MS)
+    init.book.on('ready', (task) => this.enqueue(task))
     init.book.on('stop', (task) => this.stopOnNode(task))
   }
 
@@ -57,7 +66,23 @@ export class Dispatcher {
       this.wake()
     }, SWEEP_MS)
     this.sweepTimer.unref()
+    for (const task of this.init.book.queued(Number.POSITIVE_INFINITY)) {
+      this.queue.push(task)
+    }
     this.wake()
+  }
+
+  /** Puts a queued task in the ready queue, at once or when its backoff ends. */
+  private enqueue(task: TaskRecord): void {
+    const wait = (task.notBefore ?? 0) - Date.now()
+    if (wait > 0) {
+      setTimeout(() => this.enqueue(task), wait).unref()
+      return
+    }
+    if (task.state === 'queued' && !this.offering.has(task.id)) {
+      this.queue.push(task)
+      this.wake()
+    }
   }
 
   stop(): void {
@@ -78,13 +103,7 @@ export class Dispatcher {
 
   /** Tasks the coordinator has given the node that are not finished, plus offers in flight. */
   held(peer: string): number {
-    let count = this.pending.get(peer) ?? 0
-    for (const task of this.init.book.held()) {
-      if (task.node === peer) {
-        count++
-      }
-    }
-    return count
+    return this.init.book.heldOn(peer) + (this.pending.get(peer) ?? 0)
   }
 
   /** Called on every presence: the node's own count of free slots is the new baseline. */
@@ -93,38 +112,49 @@ export class Dispatcher {
     this.wake()
   }
 
+  /**
+   * One round: spend the free slots the nodes have on the front of the queue. Only as many
+   * tasks are taken off the queue as can be placed (plus a bounded number that cannot, such as
+   * preheat tasks whose node is busy), so a round costs little however long the queue is.
+   */
   private round(): void {
     const now = Date.now()
-    const ready = [...this.init.book.queued(now)].filter((task) => !this.offering.has(task.id))
-    if (ready.length === 0) {
-      return
-    }
-
-    const job = (task: TaskRecord) => this.init.book.jobOf(task)
-    const effective = (task: TaskRecord) =>
-      (job(task)?.priority ?? 0) + Math.floor((now - (task.queuedAt ?? now)) / AGEING_MS)
-    ready.sort((a, b) => effective(b) - effective(a) || (a.queuedAt ?? 0) - (b.queuedAt ?? 0))
-
-    // Free slots per node, estimated once per round and spent as tasks are placed.
     const free = new Map<string, number>()
-    const heldNow = this.heldByNode()
+    let totalFree = 0
     for (const node of this.init.link.nodes.values()) {
       if (!this.eligible(node, now)) {
         continue
       }
-      const held = (heldNow.get(node.peer) ?? 0) + (this.pending.get(node.peer) ?? 0)
+      const held = this.held(node.peer)
       const estimate = node.announcedFree - Math.max(0, held - node.heldAtAnnounce)
       if (estimate > 0) {
         free.set(node.peer, estimate)
+        totalFree += estimate
       }
     }
 
-    for (const task of ready) {
-      if (this.offering.size >= MAX_OFFERS_IN_FLIGHT) {
+    const setAside: TaskRecord[] = []
+    const batches = new Map<string, { task: TaskRecord; job: JobRecord }[]>()
+    let examined = 0
+    while (
+      totalFree > 0 &&
+      this.offering.size < MAX_OFFERS_IN_FLIGHT &&
+      examined < 2 * totalFree + 256
+    ) {
+      const task = this.queue.pop()
+      if (task === undefined) {
         break
       }
+      examined++
+      if (task.state !== 'queued' || this.offering.has(task.id)) {
+        continue
+      }
+      if ((task.notBefore ?? 0) > now) {
+        this.enqueue(task)
+        continue
+      }
 
-      const record = job(task)
+      const record = this.init.book.jobOf(task)
       if (record === undefined) {
         continue
       }
@@ -136,17 +166,36 @@ export class Dispatcher {
             message: `node ${task.pinnedTo} has not been seen for ${PINNED_WAIT_MS / 1000} s`,
             retryable: false,
           })
+        } else {
+          setAside.push(task)
         }
         continue
       }
 
       const peer = this.choose(task, record, free)
       if (peer === undefined) {
+        setAside.push(task)
         continue
       }
 
       free.set(peer, (free.get(peer) ?? 1) - 1)
-      void this.offer(task, record, peer)
+      totalFree--
+      this.offering.add(task.id)
+      let batch = batches.get(peer)
+      if (batch === undefined) {
+        batch = []
+        batches.set(peer, batch)
+      }
+      batch.push({ task, job: record })
+    }
+
+    for (const task of setAside) {
+      this.queue.push(task)
+    }
+    for (const [peer, batch] of batches) {
+      for (let i = 0; i < batch.length; i += MAX_DISPATCH_BATCH) {
+        void this.offer(peer, batch.slice(i, i + MAX_DISPATCH_BATCH))
+      }
     }
   }
 
@@ -157,16 +206,6 @@ export class Dispatcher {
       node.presence.roles.includes('production') &&
       !this.init.draining(node.peer)
     )
-  }
-
-  private heldByNode(): Map<string, number> {
-    const counts = new Map<string, number>()
-    for (const task of this.init.book.held()) {
-      if (task.node !== undefined) {
-        counts.set(task.node, (counts.get(task.node) ?? 0) + 1)
-      }
-    }
-    return counts
   }
 
   private choose(task: TaskRecord, job: JobRecord, free: Map<string, number>) {
@@ -195,69 +234,99 @@ export class Dispatcher {
     return best
   }
 
-  private async offer(task: TaskRecord, job: JobRecord, peer: string): Promise<void> {
-    const { book, link, metrics, leaseMs } = this.init
-    this.offering.add(task.id)
-    this.pending.set(peer, (this.pending.get(peer) ?? 0) + 1)
-    const attempt = task.attempt
+  /** Offers tasks to one node, in one frame when there are several. */
+  private async offer(peer: string, batch: { task: TaskRecord; job: JobRecord }[]): Promise<void> {
+    const { link, metrics } = this.init
+    const attempts = batch.map(({ task }) => task.attempt)
+    for (const { task } of batch) {
+      this.offering.add(task.id)
+      metrics.tasksOffered.inc({ kind: task.kind })
+    }
+    this.pending.set(peer, (this.pending.get(peer) ?? 0) + batch.length)
     const started = performance.now()
 
     try {
-      metrics.tasksOffered.inc({ kind: task.kind })
-      const answer = await link.offer(peer, this.spec(task, job))
+      const specs = batch.map(({ task, job }) => this.spec(task, job))
+      const answers =
+        specs.length === 1 ? [await link.offer(peer, specs[0])] : await link.offerMany(peer, specs)
       metrics.offerSeconds.observe((performance.now() - started) / 1000)
 
-      if (task.state !== 'queued' || task.attempt !== attempt) {
-        // Cancelled (or adopted from a heartbeat) while the offer was out.
-        if (answer.type === 'accept' && task.node !== peer) {
-          this.cancelOn(peer, task.id, attempt)
-        }
-        return
-      }
-
-      if (answer.type === 'accept') {
-        await book.assign(task, peer, leaseMs)
-        return
-      }
-
-      if (answer.type === 'refuse') {
-        metrics.tasksRefused.inc({ code: answer.code })
-        const node = link.nodes.get(peer)
-        if (answer.code === 'NO_SLOTS' || answer.code === 'DRAINING') {
-          if (node !== undefined) {
-            node.full = true
-          }
-          book.unoffered(task, 50)
-        } else if (answer.code === 'BAD_TASK') {
-          await book.failUnplaceable(task, {
-            code: 'TASK_REFUSED',
-            message: `${peer} refused the task: ${answer.message}`,
-            retryable: false,
-          })
-        } else {
-          const refused = this.unsupported.get(task.id) ?? new Set()
-          refused.add(peer)
-          this.unsupported.set(task.id, refused)
-          book.unoffered(task, 100)
-        }
-      }
+      await Promise.all(
+        batch.map(({ task }, i) =>
+          this.answered(
+            peer,
+            task,
+            attempts[i],
+            answers[i] ?? { v: 1, type: 'refuse', code: 'BAD_TASK', message: 'no answer' },
+          ),
+        ),
+      )
     } catch (err) {
       metrics.offerFailures.inc()
       const node = link.nodes.get(peer)
       if (node !== undefined) {
         node.full = true
       }
-      book.unoffered(task, 500)
-      this.init.log.warn({ peer, task: task.id, err: errorMessage(err) }, 'offer failed')
+      for (const { task } of batch) {
+        this.init.book.unoffered(task, 500)
+      }
+      this.init.log.warn({ peer, tasks: batch.length, err: errorMessage(err) }, 'offer failed')
     } finally {
-      this.offering.delete(task.id)
-      const left = (this.pending.get(peer) ?? 1) - 1
+      for (const { task } of batch) {
+        this.offering.delete(task.id)
+        if (task.state === 'queued') {
+          this.enqueue(task)
+        }
+      }
+      const left = (this.pending.get(peer) ?? batch.length) - batch.length
       if (left > 0) {
         this.pending.set(peer, left)
       } else {
         this.pending.delete(peer)
       }
       this.wake()
+    }
+  }
+
+  private async answered(peer: string, task: TaskRecord, attempt: number, answer: DispatchAnswer) {
+    const { book, link, metrics, leaseMs } = this.init
+
+    if (task.state !== 'queued' || task.attempt !== attempt) {
+      // Cancelled (or adopted from a heartbeat) while the offer was out.
+      if (answer.type === 'accept' && task.node !== peer) {
+        this.cancelOn(peer, task.id, attempt)
+      }
+      return
+    }
+
+    if (answer.type === 'accept') {
+      await book.assign(task, peer, leaseMs)
+      return
+    }
+
+    if (answer.type !== 'refuse') {
+      book.unoffered(task, 500)
+      return
+    }
+
+    metrics.tasksRefused.inc({ code: answer.code })
+    const node = link.nodes.get(peer)
+    if (answer.code === 'NO_SLOTS' || answer.code === 'DRAINING') {
+      if (node !== undefined) {
+        node.full = true
+      }
+      book.unoffered(task, 50)
+    } else if (answer.code === 'BAD_TASK') {
+      await book.failUnplaceable(task, {
+        code: 'TASK_REFUSED',
+        message: `${peer} refused the task: ${answer.message}`,
+        retryable: false,
+      })
+    } else {
+      const refused = this.unsupported.get(task.id) ?? new Set()
+      refused.add(peer)
+      this.unsupported.set(task.id, refused)
+      book.unoffered(task, 100)
     }
   }
 

@@ -32,6 +32,10 @@ export const RETRY_BASE_MS = 1_000
 export const RETRY_MAX_MS = 30_000
 /** Events kept per job; beyond that only job state changes are recorded. */
 export const MAX_EVENTS_PER_JOB = 500
+/** Jobs whose records stay in memory for listing, newest first. */
+export const RECENT_JOBS = 20_000
+/** Details of finished jobs kept in memory. */
+export const FINISHED_DETAILS_CACHED = 256
 /** Jobs accepted but not finished; a submission beyond it is refused with 503. */
 export const MAX_ACTIVE_JOBS = 100_000
 
@@ -58,6 +62,18 @@ export class JobBook extends EventEmitter<JobBookEvents> {
   readonly jobs = new Map<string, JobRecord>()
   readonly tasks = new Map<string, TaskRecord>()
   readonly progress = new Map<string, Progress>()
+  /** The tasks of each unfinished job, in order. */
+  private readonly byJob = new Map<string, TaskRecord[]>()
+  /** Events of each unfinished job (finished jobs' are read back from disk). */
+  private readonly eventsByJob = new Map<string, JobEvent[]>()
+  /** The newest jobs in id (creation) order; the API's lists are served from here. */
+  private recent: JobRecord[] = []
+  /** Whether older jobs than `recent` holds exist on disk. */
+  private recentIsPartial = false
+  /** Details of finished jobs, which never change again, newest use last. */
+  private readonly finishedDetails = new Map<string, JobDetail>()
+  /** Per node: the tasks it holds (assigned or running). */
+  private readonly heldBy = new Map<string, Set<TaskRecord>>()
   private readonly keys = new Map<string, string>()
   private readonly reserving = new Map<string, Promise<SubmitResult>>()
 
@@ -74,25 +90,91 @@ export class JobBook extends EventEmitter<JobBookEvents> {
       if (job.idempotencyKey !== undefined) {
         book.keys.set(job.idempotencyKey, job.id)
       }
+      book.remember(job)
       if (FINAL_JOB_STATES.includes(job.state)) {
         continue
       }
 
-      book.jobs.set(job.id, job)
-      for (const id of job.taskIds) {
-        const task = await db.sub.tasks.get(id)
-        if (task === undefined) {
-          continue
-        }
-        if (task.state === 'assigned' || task.state === 'running') {
+      const tasks: TaskRecord[] = []
+      for await (const task of db.sub.tasks.values(taskRange(job.id))) {
+        if (isHeld(task.state)) {
           // Its node may still be working: wait for a heartbeat for one more lease.
           task.leaseUntil = now + 2 * leaseMs
         }
-        book.tasks.set(id, task)
+        tasks.push(task)
       }
+      book.adopt(job, tasks)
+      const events: JobEvent[] = []
+      for await (const event of db.sub.events.values(eventRange(job.id))) {
+        events.push(event)
+      }
+      book.eventsByJob.set(job.id, events)
     }
 
     return book
+  }
+
+  /** Adds a job to the recent list, which stays in id order and within RECENT_JOBS. */
+  private remember(job: JobRecord): void {
+    let i = this.recent.length
+    while (i > 0 && this.recent[i - 1].id > job.id) {
+      i--
+    }
+    this.recent.splice(i, 0, job)
+    if (this.recent.length > 2 * RECENT_JOBS) {
+      this.recent = this.recent.slice(-RECENT_JOBS)
+      this.recentIsPartial = true
+    }
+  }
+
+  /** Takes an unfinished job and its tasks into memory. */
+  private adopt(job: JobRecord, tasks: TaskRecord[]): void {
+    job.counts = {}
+    for (const task of tasks) {
+      job.counts[task.state] = (job.counts[task.state] ?? 0) + 1
+      this.tasks.set(task.id, task)
+      if (isHeld(task.state) && task.node !== undefined) {
+        this.holdIndex(task.node).add(task)
+      }
+    }
+    this.jobs.set(job.id, job)
+    this.byJob.set(job.id, tasks)
+  }
+
+  private holdIndex(node: string): Set<TaskRecord> {
+    let held = this.heldBy.get(node)
+    if (held === undefined) {
+      held = new Set()
+      this.heldBy.set(node, held)
+    }
+    return held
+  }
+
+  /** The one place a task changes state: keeps the job's counts and the held index right. */
+  private setState(job: JobRecord, task: TaskRecord, state: TaskState): void {
+    const before = task.state
+    if (before === state) {
+      return
+    }
+    const left = (job.counts[before] ?? 1) - 1
+    if (left > 0) {
+      job.counts[before] = left
+    } else {
+      delete job.counts[before]
+    }
+    job.counts[state] = (job.counts[state] ?? 0) + 1
+    if (isHeld(before) && task.node !== undefined) {
+      this.heldBy.get(task.node)?.delete(task)
+    }
+    task.state = state
+    if (isHeld(state) && task.node !== undefined) {
+      this.holdIndex(task.node).add(task)
+    }
+  }
+
+  /** Tasks the node holds now. */
+  heldOn(node: string): number {
+    return this.heldBy.get(node)?.size ?? 0
   }
 
   activeCount(): number {
@@ -151,7 +233,8 @@ export class JobBook extends EventEmitter<JobBookEvents> {
       state: 'queued',
       idempotencyKey: spec.idempotencyKey,
       submittedBy,
-      taskIds: [],
+      taskCount: 0,
+      counts: {},
       eventSeq: 0,
       createdAt: now,
       updatedAt: now,
@@ -194,7 +277,11 @@ export class JobBook extends EventEmitter<JobBookEvents> {
       }
     }
 
-    job.taskIds = tasks.map((t) => t.id)
+    job.taskCount = tasks.length
+    for (const t of tasks) {
+      job.counts[t.state] = (job.counts[t.state] ?? 0) + 1
+    }
+    this.eventsByJob.set(id, [])
     const operations: Operation[] = [
       ...tasks.map((t) => put('tasks', t.id, t)),
       ...this.event(job, { state: 'queued', message: describeJob(job, tasks.length) }),
@@ -205,10 +292,9 @@ export class JobBook extends EventEmitter<JobBookEvents> {
     }
 
     await this.db.commit(operations)
-    this.jobs.set(id, job)
-    for (const t of tasks) {
-      this.tasks.set(t.id, t)
-    }
+
+    this.adopt(job, tasks)
+    this.remember(job)
     if (job.idempotencyKey !== undefined) {
       this.keys.set(job.idempotencyKey, id)
     }
@@ -237,12 +323,10 @@ export class JobBook extends EventEmitter<JobBookEvents> {
     return this.jobs.get(task.job)
   }
 
-  /** Tasks that a node holds (assigned or running). */
+  /** Tasks that nodes hold (assigned or running). */
   *held(): Iterable<TaskRecord> {
-    for (const task of this.tasks.values()) {
-      if (task.state === 'assigned' || task.state === 'running') {
-        yield task
-      }
+    for (const tasks of this.heldBy.values()) {
+      yield* tasks
     }
   }
 
@@ -254,8 +338,8 @@ export class JobBook extends EventEmitter<JobBookEvents> {
     }
 
     const now = Date.now()
-    task.state = 'assigned'
     task.node = node
+    this.setState(job, task, 'assigned')
     task.leaseUntil = now + leaseMs
     task.notBefore = undefined
     task.updatedAt = now
@@ -289,22 +373,20 @@ export class JobBook extends EventEmitter<JobBookEvents> {
     task.leaseUntil = now + leaseMs
     this.progress.set(task.id, progress)
 
-    if (task.state === 'assigned') {
-      task.state = 'running'
+    const job = this.jobs.get(task.job)
+    if (task.state === 'assigned' && job !== undefined) {
+      this.setState(job, task, 'running')
       task.updatedAt = now
-      const job = this.jobs.get(task.job)
       const operations = [put('tasks', task.id, task)]
-      if (job !== undefined) {
-        operations.push(
-          ...this.event(job, {
-            state: 'running',
-            task: task.id,
-            node: task.node,
-            message: `${taskLabel(task)} running`,
-          }),
-          put('jobs', job.id, job),
-        )
-      }
+      operations.push(
+        ...this.event(job, {
+          state: 'running',
+          task: task.id,
+          node: task.node,
+          message: `${taskLabel(task)} running`,
+        }),
+        put('jobs', job.id, job),
+      )
       void this.db.commit(operations).catch(() => undefined)
     }
 
@@ -377,16 +459,16 @@ export class JobBook extends EventEmitter<JobBookEvents> {
         throw new NotFoundError('JOB_NOT_FOUND', `no job ${id}`)
       }
       // Finished already: cancelling changes nothing.
-      return jobView(stored, await this.storedTasks(stored))
+      return jobView(stored)
     }
 
     await this.end(job, 'cancelled', { code: 'CANCELLED', message: `cancelled by ${by}` })
-    return jobView(job, this.tasksOf(job))
+    return jobView(job)
   }
 
   private async succeed(job: JobRecord, task: TaskRecord, output: TaskOutput): Promise<void> {
     const now = Date.now()
-    task.state = 'succeeded'
+    this.setState(job, task, 'succeeded')
     task.output = output
     task.leaseUntil = undefined
     task.updatedAt = now
@@ -397,13 +479,13 @@ export class JobBook extends EventEmitter<JobBookEvents> {
       job.manifest = output.manifest
     }
 
-    for (const other of this.tasksOf(job)) {
+    for (const other of (job.counts.waiting ?? 0) > 0 ? this.tasksOf(job) : []) {
       if (other.state !== 'waiting') {
         continue
       }
       const blocked = other.after.some((id) => this.tasks.get(id)?.state !== 'succeeded')
       if (!blocked) {
-        other.state = 'queued'
+        this.setState(job, other, 'queued')
         other.queuedAt = now
         other.updatedAt = now
         operations.push(put('tasks', other.id, other))
@@ -421,7 +503,7 @@ export class JobBook extends EventEmitter<JobBookEvents> {
       }),
     )
 
-    const done = this.tasksOf(job).every((t) => t.state === 'succeeded')
+    const done = job.counts.succeeded === job.taskCount
     if (done) {
       operations.push(...this.closeJob(job, 'succeeded', undefined, now))
     }
@@ -452,7 +534,7 @@ export class JobBook extends EventEmitter<JobBookEvents> {
     const now = Date.now()
     const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** (task.attempt - 1))
     const node = task.node
-    task.state = 'queued'
+    this.setState(job, task, 'queued')
     task.attempt++
     task.error = error
     task.node = undefined
@@ -478,7 +560,7 @@ export class JobBook extends EventEmitter<JobBookEvents> {
 
   private async failTask(job: JobRecord, task: TaskRecord, error: TaskError): Promise<void> {
     const now = Date.now()
-    task.state = 'failed'
+    this.setState(job, task, 'failed')
     task.error = error
     task.leaseUntil = undefined
     task.updatedAt = now
@@ -490,6 +572,7 @@ export class JobBook extends EventEmitter<JobBookEvents> {
         node: task.node,
         message: `${taskLabel(task)} failed: ${error.message} [${error.code}]`,
       }),
+      put('jobs', job.id, job),
     ])
     this.emit('task', this.taskViewOf(task))
     await this.end(job, 'failed', {
@@ -504,14 +587,14 @@ export class JobBook extends EventEmitter<JobBookEvents> {
     const operations: Operation[] = []
     const stopped: TaskRecord[] = []
 
-    for (const task of this.tasksOf(job)) {
+    for (const task of [...this.tasksOf(job)]) {
       if (FINAL_TASK_STATES.includes(task.state)) {
         continue
       }
       if (task.state === 'assigned' || task.state === 'running') {
         stopped.push({ ...task })
       }
-      task.state = 'cancelled'
+      this.setState(job, task, 'cancelled')
       task.leaseUntil = undefined
       task.updatedAt = now
       this.progress.delete(task.id)
@@ -546,10 +629,15 @@ export class JobBook extends EventEmitter<JobBookEvents> {
   /** A finished job leaves memory; its records stay on disk. */
   private forget(job: JobRecord): void {
     this.jobs.delete(job.id)
-    for (const id of job.taskIds) {
-      this.tasks.delete(id)
-      this.progress.delete(id)
+    for (const task of this.byJob.get(job.id) ?? []) {
+      this.tasks.delete(task.id)
+      this.progress.delete(task.id)
+      if (task.node !== undefined) {
+        this.heldBy.get(task.node)?.delete(task)
+      }
     }
+    this.byJob.delete(job.id)
+    this.eventsByJob.delete(job.id)
   }
 
   private event(
@@ -563,17 +651,18 @@ export class JobBook extends EventEmitter<JobBookEvents> {
     const { force: _force, ...rest } = fields
     const event: JobEvent = { seq: job.eventSeq, at: Date.now(), job: job.id, ...rest }
     job.eventSeq++
+    this.eventsByJob.get(job.id)?.push(event)
     return [put('events', `${job.id}/${String(event.seq).padStart(8, '0')}`, event)]
   }
 
   // Reading.
 
   tasksOf(job: JobRecord): TaskRecord[] {
-    return job.taskIds.map((id) => this.tasks.get(id)).filter((t) => t !== undefined)
+    return this.byJob.get(job.id) ?? []
   }
 
   jobViewOf(job: JobRecord): JobView {
-    return jobView(job, this.tasksOf(job))
+    return jobView(job)
   }
 
   taskViewOf(task: TaskRecord): TaskView {
@@ -581,14 +670,16 @@ export class JobBook extends EventEmitter<JobBookEvents> {
   }
 
   private async storedTasks(job: JobRecord): Promise<TaskRecord[]> {
-    const tasks: TaskRecord[] = []
-    for (const id of job.taskIds) {
-      const task = this.tasks.get(id) ?? (await this.db.sub.tasks.get(id))
-      if (task !== undefined) {
-        tasks.push(task)
-      }
+    const active = this.byJob.get(job.id)
+    if (active !== undefined) {
+      return active
     }
-    return tasks
+    const tasks: TaskRecord[] = []
+    for await (const task of this.db.sub.tasks.values(taskRange(job.id))) {
+      tasks.push(task)
+    }
+    // Keys sort as text: -10 before -2. Put them back in task order.
+    return tasks.sort((a, b) => taskNumber(a.id) - taskNumber(b.id))
   }
 
   async view(id: string): Promise<JobView> {
@@ -596,26 +687,47 @@ export class JobBook extends EventEmitter<JobBookEvents> {
     if (job === undefined) {
       throw new NotFoundError('JOB_NOT_FOUND', `no job ${id}`)
     }
-    return jobView(job, await this.storedTasks(job))
+    return jobView(job)
   }
 
   async detail(id: string): Promise<JobDetail> {
-    const job = this.jobs.get(id) ?? (await this.db.sub.jobs.get(id))
+    const active = this.jobs.get(id)
+    if (active !== undefined) {
+      return {
+        job: jobView(active),
+        tasks: this.tasksOf(active).map((t) => taskView(t, this.progress.get(t.id))),
+        events: [...(this.eventsByJob.get(id) ?? [])],
+      }
+    }
+
+    const cached = this.finishedDetails.get(id)
+    if (cached !== undefined) {
+      this.finishedDetails.delete(id)
+      this.finishedDetails.set(id, cached)
+      return cached
+    }
+
+    const job = await this.db.sub.jobs.get(id)
     if (job === undefined) {
       throw new NotFoundError('JOB_NOT_FOUND', `no job ${id}`)
     }
-
-    const tasks = await this.storedTasks(job)
     const events: JobEvent[] = []
-    for await (const event of this.db.sub.events.values({ gte: `${id}/`, lt: `${id}/~` })) {
+    for await (const event of this.db.sub.events.values(eventRange(id))) {
       events.push(event)
     }
-
-    return {
-      job: jobView(job, tasks),
-      tasks: tasks.map((t) => taskView(t, this.progress.get(t.id))),
+    const detail = {
+      job: jobView(job),
+      tasks: (await this.storedTasks(job)).map((t) => taskView(t)),
       events,
     }
+
+    if (FINAL_JOB_STATES.includes(job.state) && !this.jobs.has(id)) {
+      this.finishedDetails.set(id, detail)
+      if (this.finishedDetails.size > FINISHED_DETAILS_CACHED) {
+        this.finishedDetails.delete(this.finishedDetails.keys().next().value!)
+      }
+    }
+    return detail
   }
 
   /** Newest first; `cursor` is the last id of the previous page. */
@@ -627,34 +739,78 @@ export class JobBook extends EventEmitter<JobBookEvents> {
     cursor?: string
   }): Promise<{ jobs: JobView[]; next?: string }> {
     const jobs: JobView[] = []
+    const budget = 20 * filter.limit + 1000
     let scanned = 0
-    let last: string | undefined
-
-    for await (const stored of this.db.sub.jobs.values({
-      reverse: true,
-      ...(filter.cursor === undefined ? {} : { lt: filter.cursor }),
-    })) {
+    const take = (job: JobRecord): 'full' | 'budget' | undefined => {
       scanned++
-      last = stored.id
-      const job = this.jobs.get(stored.id) ?? stored
       const matches =
         (filter.state === undefined || job.state === filter.state) &&
         (filter.product === undefined || job.product === filter.product) &&
         (filter.kind === undefined || job.kind === filter.kind)
       if (matches) {
-        jobs.push(jobView(job, await this.storedTasks(job)))
-        if (jobs.length === filter.limit) {
-          return { jobs, next: job.id }
-        }
+        jobs.push(jobView(job))
+        if (jobs.length === filter.limit) return 'full'
       }
       // A filter that matches little must not scan the whole history in one request.
-      if (scanned >= 20 * filter.limit + 1000) {
-        return { jobs, next: last }
+      return scanned >= budget ? 'budget' : undefined
+    }
+
+    // From memory first: the newest jobs, before the cursor.
+    let i = this.recent.length
+    if (filter.cursor !== undefined) {
+      let low = 0
+      let high = this.recent.length
+      while (low < high) {
+        const mid = (low + high) >> 1
+        if (this.recent[mid].id < filter.cursor) low = mid + 1
+        else high = mid
+      }
+      i = low
+    }
+    while (i > 0) {
+      const job = this.recent[--i]
+      if (take(job) !== undefined) {
+        return { jobs, next: job.id }
+      }
+    }
+
+    // Then from disk, for jobs older than memory holds.
+    if (!this.recentIsPartial) {
+      return { jobs }
+    }
+    const oldest = this.recent[0]?.id
+    const before =
+      filter.cursor !== undefined && (oldest === undefined || filter.cursor < oldest)
+        ? filter.cursor
+        : oldest
+    for await (const stored of this.db.sub.jobs.values({
+      reverse: true,
+      ...(before === undefined ? {} : { lt: before }),
+    })) {
+      if (take(stored) !== undefined) {
+        return { jobs, next: stored.id }
       }
     }
 
     return { jobs }
   }
+}
+
+function isHeld(state: TaskState): boolean {
+  return state === 'assigned' || state === 'running'
+}
+
+function eventRange(job: string) {
+  return { gte: `${job}/`, lt: `${job}/~` }
+}
+
+/** The keys of one job's tasks: `<job id>-<n>`. */
+function taskRange(job: string) {
+  return { gt: `${job}-`, lt: `${job}-~` }
+}
+
+function taskNumber(id: string): number {
+  return Number(id.slice(id.lastIndexOf('-') + 1))
 }
 
 function put(sublevel: Operation['sublevel'], key: string, value: unknown): Operation {

@@ -14,6 +14,7 @@ import {
   type Heartbeat,
   heartbeatSchema,
   MAX_DISPATCH_FRAME_BYTES,
+  type OfferAnswer,
   type TaskSpec,
 } from '../protocol/jobs.ts'
 import type { Logger } from '../protocol/logger.ts'
@@ -117,6 +118,18 @@ export class MeshLink {
     return this.request(peer, { v: 1, type: 'offer', task })
   }
 
+  /** Offers several tasks in one frame; the answers come in the same order. */
+  async offerMany(peer: string, tasks: TaskSpec[]): Promise<OfferAnswer[]> {
+    const answer = await this.request(peer, { v: 1, type: 'offers', tasks })
+    if (answer.type !== 'answers' || answer.answers.length !== tasks.length) {
+      throw new PressmeshError(
+        'NODE_BAD_ANSWER',
+        `${peer} answered ${tasks.length} offers with ${answer.type}`,
+      )
+    }
+    return answer.answers
+  }
+
   async cancel(peer: string, task: string, attempt: number): Promise<DispatchAnswer> {
     return this.request(peer, { v: 1, type: 'cancel', task, attempt })
   }
@@ -155,7 +168,15 @@ export class MeshLink {
         'dispatch request',
       )
 
-      if (request.type !== 'result') {
+      if (request.type === 'results') {
+        // Recorded together (one batch on disk), acknowledged together.
+        await Promise.all(
+          request.results.map((result) =>
+            this.events.onResult(peer, { v: 1, type: 'result', ...result }),
+          ),
+        )
+        await lp.write(encodeJson({ v: 1, type: 'ack' }), { signal })
+      } else if (request.type !== 'result') {
         await lp.write(
           encodeJson({
             v: 1,

@@ -26,7 +26,10 @@ export interface JobRecord {
   idempotencyKey?: string
   submittedBy: string
   error?: { code: string; message: string }
-  taskIds: string[]
+  /** Tasks are `<job id>-1` … `<job id>-<taskCount>`. */
+  taskCount: number
+  /** Tasks by state, kept with every change, so views need not read the tasks. */
+  counts: Partial<Record<TaskState, number>>
   /** Events recorded so far; the next one gets this number. */
   eventSeq: number
   createdAt: number
@@ -81,12 +84,7 @@ export interface Progress {
   total: number
 }
 
-export function jobView(job: JobRecord, tasks: TaskRecord[]): JobView {
-  const counts: Record<string, number> = {}
-  for (const task of tasks) {
-    counts[task.state] = (counts[task.state] ?? 0) + 1
-  }
-
+export function jobView(job: JobRecord): JobView {
   return {
     id: job.id,
     kind: job.kind,
@@ -100,11 +98,15 @@ export function jobView(job: JobRecord, tasks: TaskRecord[]): JobView {
     idempotencyKey: job.idempotencyKey,
     submittedBy: job.submittedBy,
     error: job.error,
-    tasks: counts,
+    tasks: { ...job.counts },
     createdAt: job.createdAt,
     updatedAt: job.updatedAt,
     finishedAt: job.finishedAt,
   }
+}
+
+export function taskIdsOf(job: JobRecord): string[] {
+  return Array.from({ length: job.taskCount }, (_, i) => `${job.id}-${i + 1}`)
 }
 
 export function taskView(task: TaskRecord, progress?: Progress): TaskView {

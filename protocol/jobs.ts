@@ -204,12 +204,48 @@ export type TaskError = z.infer<typeof taskErrorSchema>
 // Frames of /pressmesh/dispatch/1: length-prefixed JSON, one request and one answer per stream.
 // The coordinator opens streams to offer and cancel tasks; a node opens one to report a result.
 
-export const MAX_DISPATCH_FRAME_BYTES = 64 * 1024
+export const MAX_DISPATCH_FRAME_BYTES = 256 * 1024
+/** Tasks one `offers` frame carries, and results one `results` frame carries. */
+export const MAX_DISPATCH_BATCH = 64
+/** A single result frame must fit in this, so that a batch of them stays within the frame. */
+export const MAX_RESULT_BYTES = 16 * 1024
 /** How long either side waits for the other's answer on a dispatch stream. */
 export const DISPATCH_ANSWER_TIMEOUT_MS = 10_000
 
+const resultFields = {
+  task: z.string().min(1).max(64),
+  attempt: z.number().int().min(1),
+  outcome: z.enum(['succeeded', 'failed', 'cancelled']),
+  output: taskOutputSchema.optional(),
+  error: taskErrorSchema.optional(),
+}
+
+const singleAnswerSchema = z.discriminatedUnion('type', [
+  z.strictObject({ v: z.literal(1), type: z.literal('accept') }),
+  z.strictObject({
+    v: z.literal(1),
+    type: z.literal('refuse'),
+    code: z.enum(['NO_SLOTS', 'DRAINING', 'UNSUPPORTED', 'BAD_TASK', 'NOT_RUNNING']),
+    message: z.string().max(1024),
+  }),
+])
+
+// Under load the coordinator offers a node several tasks in one `offers` frame (answered by one
+// `answers` frame, in the same order), and a node reports the results ready at one moment in
+// one `results` frame (acknowledged by one `ack`): a stream and its handshake per batch, not
+// per task.
 export const dispatchRequestSchema = z.discriminatedUnion('type', [
   z.strictObject({ v: z.literal(1), type: z.literal('offer'), task: taskSpecSchema }),
+  z.strictObject({
+    v: z.literal(1),
+    type: z.literal('offers'),
+    tasks: z.array(taskSpecSchema).min(1).max(MAX_DISPATCH_BATCH),
+  }),
+  z.strictObject({
+    v: z.literal(1),
+    type: z.literal('results'),
+    results: z.array(z.strictObject(resultFields)).min(1).max(MAX_DISPATCH_BATCH),
+  }),
   z.strictObject({
     v: z.literal(1),
     type: z.literal('cancel'),
@@ -229,16 +265,16 @@ export const dispatchRequestSchema = z.discriminatedUnion('type', [
 export type DispatchRequest = z.infer<typeof dispatchRequestSchema>
 
 export const dispatchAnswerSchema = z.discriminatedUnion('type', [
-  z.strictObject({ v: z.literal(1), type: z.literal('accept') }),
+  ...singleAnswerSchema.options,
+  z.strictObject({ v: z.literal(1), type: z.literal('ack') }),
   z.strictObject({
     v: z.literal(1),
-    type: z.literal('refuse'),
-    code: z.enum(['NO_SLOTS', 'DRAINING', 'UNSUPPORTED', 'BAD_TASK', 'NOT_RUNNING']),
-    message: z.string().max(1024),
+    type: z.literal('answers'),
+    answers: z.array(singleAnswerSchema).max(MAX_DISPATCH_BATCH),
   }),
-  z.strictObject({ v: z.literal(1), type: z.literal('ack') }),
 ])
 export type DispatchAnswer = z.infer<typeof dispatchAnswerSchema>
+export type OfferAnswer = z.infer<typeof singleAnswerSchema>
 
 // The events topic: each node's heartbeat lists the tasks it runs with their progress. The
 // coordinator renews leases from it and re-attaches tasks after its own restart.

@@ -1,7 +1,7 @@
 // Defaults of the node's task side, the unit in the name.
 
-/** Concurrent inbound dispatch streams per connection. */
-export const MAX_INBOUND_DISPATCH_STREAMS = 16
+/** Concurrent inbound dispatch streams per connection (the coordinator offers many at once). */
+export const MAX_INBOUND_DISPATCH_STREAMS = 128
 /** Tasks held at once (working or reporting), whatever the slots: bounds memory and heartbeats. */
 export const MAX_HELD_TASKS = 256
 /** First wait before a result is sent again; it doubles up to RESULT_RETRY_MAX_MS. */
@@ -21,3 +21,5 @@ export const MASTER_PROBE_TIMEOUT_MS = 10_000
 export const STOP_GRACE_MS = 3_000
 /** Pin holders `task-slot:<n>` checked for leftovers of a crash at start. */
 export const PIN_SLOTS_SWEPT = 64
+/** Least time between two heartbeats sent because a task started or changed phase. */
+export const BEAT_SOON_MS = 250

@@ -4,10 +4,11 @@ import { errorMessage, isPressmeshError, PressmeshError } from '../../protocol/e
 import {
   type DispatchAnswer,
   type DispatchRequest,
+  type OfferAnswer,
   encodeJson,
   HEARTBEAT_MS,
   type Heartbeat,
-  MAX_DISPATCH_FRAME_BYTES,
+  MAX_RESULT_BYTES,
   type TaskProgress,
   type TaskSpec,
 } from '../../protocol/jobs.ts'
@@ -17,9 +18,9 @@ import { EVENTS_TOPIC } from '../../protocol/mesh/protocol-ids.ts'
 import type { ChunkStore } from '../chunk-store/store.ts'
 import type { MaterializeOptions, Materialized } from '../mesh-node.ts'
 import type { NodeMetrics } from '../metrics.ts'
-import { MAX_HELD_TASKS, PIN_SLOTS_SWEPT, STOP_GRACE_MS } from './constants.ts'
+import { BEAT_SOON_MS, MAX_HELD_TASKS, PIN_SLOTS_SWEPT, STOP_GRACE_MS } from './constants.ts'
 import { startDispatchService } from './dispatch-service.ts'
-import { deliverResult } from './result-delivery.ts'
+import { ResultOutbox } from './result-delivery.ts'
 import { taskError } from './task-error.ts'
 import { checkTask, runTask } from './task-work.ts'
 
@@ -66,9 +67,13 @@ export class TaskRunner {
   private readonly shutdown = new AbortController()
   private heartbeatTimer: NodeJS.Timeout | undefined
   private beatQueued = false
+  private lastBeat = 0
   private stopping = false
+  private readonly outbox: ResultOutbox
 
-  constructor(private readonly init: TaskRunnerInit) {}
+  constructor(private readonly init: TaskRunnerInit) {
+    this.outbox = new ResultOutbox(init, this.shutdown.signal)
+  }
 
   async start(): Promise<void> {
     await this.sweepPins()
@@ -124,9 +129,16 @@ export class TaskRunner {
     switch (request.type) {
       case 'offer':
         return this.offer(request.task, peer)
+      case 'offers':
+        return {
+          v: 1,
+          type: 'answers',
+          answers: request.tasks.map((task) => this.offer(task, peer) as OfferAnswer),
+        }
       case 'cancel':
         return this.cancel(request.task, request.attempt)
       case 'result':
+      case 'results':
         return refuse('BAD_TASK', 'nodes take offers and cancels; results go to the coordinator')
     }
   }
@@ -216,7 +228,7 @@ export class TaskRunner {
       'task finished',
     )
 
-    await deliverResult(this.init, task.coordinator, frame, this.shutdown.signal)
+    await this.outbox.deliver(task.coordinator, frame)
     this.held.delete(task.key)
 
     if (this.held.size === 0) {
@@ -279,17 +291,27 @@ export class TaskRunner {
     this.heartbeatTimer.unref()
   }
 
-  /** A heartbeat at once, shared by every change made in the same turn of the event loop. */
+  /**
+   * A heartbeat soon, shared by every change made meanwhile: at once when the last one is older
+   * than BEAT_SOON_MS, else when that much has passed. Short tasks come and go many times a
+   * second; a heartbeat for each would cost every peer a signature check per task.
+   */
   private beatSoon(): void {
     if (this.beatQueued) {
       return
     }
 
     this.beatQueued = true
-    setImmediate(() => {
+    const wait = Math.max(0, this.lastBeat + BEAT_SOON_MS - Date.now())
+    const send = () => {
       this.beatQueued = false
       void this.beat()
-    })
+    }
+    if (wait === 0) {
+      setImmediate(send)
+    } else {
+      setTimeout(send, wait).unref()
+    }
   }
 
   private async beat(): Promise<void> {
@@ -297,6 +319,7 @@ export class TaskRunner {
       return
     }
 
+    this.lastBeat = Date.now()
     const heartbeat: Heartbeat = { v: 1, type: 'tasks', running: this.list() }
 
     try {
@@ -337,7 +360,7 @@ function refuse(
 
 /** A result must fit one dispatch frame; one that cannot is reported as a failure that does. */
 function fitFrame(frame: ResultFrame): ResultFrame {
-  if (encodeJson(frame).length <= MAX_DISPATCH_FRAME_BYTES) {
+  if (encodeJson(frame).length <= MAX_RESULT_BYTES) {
     return frame
   }
 
@@ -347,7 +370,7 @@ function fitFrame(frame: ResultFrame): ResultFrame {
     output: undefined,
     error: {
       code: 'RESULT_TOO_LARGE',
-      message: `the result is over ${MAX_DISPATCH_FRAME_BYTES} bytes (too many output files)`,
+      message: `the result is over ${MAX_RESULT_BYTES} bytes (too many output files)`,
       retryable: false,
     },
   }

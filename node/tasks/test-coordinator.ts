@@ -10,6 +10,7 @@ import {
   dispatchAnswerSchema,
   dispatchRequestSchema,
   encodeJson,
+  MAX_DISPATCH_FRAME_BYTES,
   type Heartbeat,
   heartbeatSchema,
 } from '../../protocol/jobs.ts'
@@ -114,18 +115,29 @@ export class TestCoordinator {
   }
 
   private async receive(stream: Stream): Promise<void> {
-    const lp = lpStream(stream, { maxDataLength: 64 * 1024 })
+    const lp = lpStream(stream, { maxDataLength: MAX_DISPATCH_FRAME_BYTES })
 
     try {
       const frame = await lp.read({ signal: AbortSignal.timeout(10_000) })
       const request = decodeJson(dispatchRequestSchema, frame.subarray(), 'result')
 
-      if (request.type !== 'result') {
+      // A batch is taken as its results one by one; one reset refuses the whole batch.
+      const results: ResultFrame[] =
+        request.type === 'result'
+          ? [request]
+          : request.type === 'results'
+            ? request.results.map((result) => ({ v: 1, type: 'result', ...result }))
+            : []
+      if (results.length === 0) {
         throw new Error(`a node sent a ${request.type}`)
       }
 
-      this.results.push(request)
-      if (this.policy(request, this.resultsOf(request.task).length) === 'reset') {
+      let reset = false
+      for (const result of results) {
+        this.results.push(result)
+        reset ||= this.policy(result, this.resultsOf(result.task).length) === 'reset'
+      }
+      if (reset) {
         throw new Error('told to reset')
       }
 
