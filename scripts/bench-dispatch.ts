@@ -62,7 +62,6 @@ try {
   await sleep(3_500)
 
   const throughput: number[] = []
-  let lastJob: string
   for (let run = 1; run <= runs; run++) {
     const perJob = 1000
     const jobs = Math.ceil(taskCount / perJob)
@@ -100,7 +99,7 @@ try {
     count: 4,
   })
   await coordinator.waitForJob(small.id)
-  lastJob = small.id
+  const lastJob = small.id
 
   log(`API latency at ${rate} requests/s for ${seconds} s…`)
   const headers = { authorization: `Bearer ${coordinator.token}` }
