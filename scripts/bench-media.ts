@@ -44,8 +44,17 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     dir: { type: 'string', default: tmpdir() },
     json: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
   },
 })
+
+if (values.help) {
+  process.stdout.write(
+    'usage: npm run -s bench:media -- [--size 1GiB] [--files 36] [--runs 3] [--dir /tmp] ' +
+      '[--json]\n',
+  )
+  process.exit(0)
+}
 
 const size = parseSize(values.size ?? '1GiB', '--size')
 const fileCount = Number(values.files)
@@ -133,8 +142,13 @@ function report(rows: Row[]): void {
       best('pressmesh pack iso') <= 1.5 * best('xorriso -as mkisofs -J -R (image only)'),
   }
 
+  const ratios = {
+    tarVsBsdtarAlone: best('pressmesh pack tar') / best('bsdtar -cf (image only)'),
+    isoVsXorrisoAlone: best('pressmesh pack iso') / best('xorriso -as mkisofs -J -R (image only)'),
+  }
+
   if (values.json) {
-    const summary = { sizeBytes: size, files: fileCount, runs, results: rows, goals }
+    const summary = { sizeBytes: size, files: fileCount, runs, results: rows, goals, ratios }
     process.stdout.write(`${JSON.stringify(summary)}\n`)
     return
   }
@@ -152,7 +166,11 @@ function report(rows: Row[]): void {
     process.stdout.write(`| ${r.system} | ${cells} |\n`)
   }
 
-  process.stdout.write(`\ngoals: ${JSON.stringify(goals)}\n`)
+  process.stdout.write(
+    `\npack tar / bsdtar alone: ${ratios.tarVsBsdtarAlone.toFixed(2)}x, ` +
+      `pack iso / xorriso alone: ${ratios.isoVsXorrisoAlone.toFixed(2)}x (goal: at most 1.5x)\n`,
+  )
+  process.stdout.write(`goals: ${JSON.stringify(goals)}\n`)
 }
 
 async function pack(medium: Medium, out: string): Promise<void> {
