@@ -52,7 +52,7 @@ export interface WatchInit {
 /** Answers the job in its final state. */
 export async function watchJob(init: WatchInit): Promise<JobView> {
   const maxAttempts = init.reconnectMaxAttempts ?? RECONNECT_MAX_ATTEMPTS
-  const state: { failures: number; lastEventId?: string } = { failures: 0 }
+  const state: WatchState = { failures: 0, seen: new Map() }
 
   for (;;) {
     const controller = new AbortController()
@@ -94,10 +94,17 @@ export async function watchJob(init: WatchInit): Promise<JobView> {
   }
 }
 
+interface WatchState {
+  failures: number
+  lastEventId?: string
+  /** Newest `updatedAt` shown per job and task: events older than the read are not shown. */
+  seen: Map<string, number>
+}
+
 /** One connection: the job as it stands, then its events. Undefined when the stream ends. */
 async function followOnce(
   init: WatchInit,
-  state: { failures: number; lastEventId?: string },
+  state: WatchState,
   signal: AbortSignal,
 ): Promise<JobView | undefined> {
   const body = await init.client.openEvents(
@@ -106,9 +113,11 @@ async function followOnce(
   )
   const detail = await init.client.getJob(init.job, signal)
   init.view.job(detail.job)
+  state.seen.set(detail.job.id, detail.job.updatedAt)
 
   for (const task of detail.tasks) {
     init.view.task(task)
+    state.seen.set(task.id, task.updatedAt)
   }
 
   if (isFinal(detail.job)) {
@@ -122,7 +131,7 @@ async function followOnce(
   for await (const message of events) {
     state.lastEventId = message.id ?? state.lastEventId
     state.failures = 0
-    const job = takeEvent(init, message)
+    const job = takeEvent(init, state, message)
 
     if (job !== undefined && isFinal(job)) {
       return job
@@ -132,10 +141,19 @@ async function followOnce(
   return undefined
 }
 
-function takeEvent(init: WatchInit, message: ServerEvent): JobView | undefined {
+/** Whether a document is not older than what was shown of it (events opened before the read). */
+function fresh(state: WatchState, id: string, updatedAt: number): boolean {
+  if (updatedAt < (state.seen.get(id) ?? 0)) {
+    return false
+  }
+  state.seen.set(id, updatedAt)
+  return true
+}
+
+function takeEvent(init: WatchInit, state: WatchState, message: ServerEvent): JobView | undefined {
   if (message.event === SSE_EVENTS.job) {
     const job = parseData(message, jobViewSchema)
-    if (job.id !== init.job) {
+    if (job.id !== init.job || !fresh(state, job.id, job.updatedAt)) {
       return undefined
     }
 
@@ -146,7 +164,7 @@ function takeEvent(init: WatchInit, message: ServerEvent): JobView | undefined {
 
   if (message.event === SSE_EVENTS.task) {
     const task = parseData(message, taskViewSchema)
-    if (task.job !== init.job) {
+    if (task.job !== init.job || !fresh(state, task.id, task.updatedAt)) {
       return undefined
     }
 
