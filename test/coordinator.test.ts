@@ -5,6 +5,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, type TestContext, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
 import { generateReleaseKeys } from '../node/media/release-key.ts'
 import type { JobDetail } from '../protocol/api.ts'
 import { type TestCoordinator, startCoordinatorProcess } from './helpers/coordinator.ts'
@@ -13,6 +14,8 @@ import { startNode, type TestNode } from './helpers/mesh.ts'
 import { startNginx } from './helpers/nginx.ts'
 import { tempDir } from './helpers/temp.ts'
 import { writeMasterTree } from './helpers/trees.ts'
+
+const BIN = fileURLToPath(new URL('../cli/bin/pressmesh.js', import.meta.url))
 
 // The whole vertical with real processes: a coordinator, node processes talking libp2p over
 // loopback, nginx as the storage server (and as the WebDAV media server), LevelDB on disk.
@@ -359,6 +362,111 @@ describe('coordinator with real nodes', () => {
     assert.ok(published.tasks.every((task) => task.node !== drained))
     const fetch = published.tasks.find((task) => task.kind === 'fetch')!
     assert.equal(fetch.output?.fromOrigin, 0)
+  })
+  test('the command line against a real coordinator: submit, watch, status, jobs, tokens', async (t) => {
+    const mesh = await startMesh(t, { nodes: 1, masterBytes: 2 * 1024 * 1024 })
+    const run = (args: string[], token = mesh.coordinator.token) =>
+      spawnSync(process.execPath, [BIN, ...args], {
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          PRESSMESH_COORDINATOR: mesh.coordinator.url,
+          PRESSMESH_TOKEN: token,
+        },
+        timeout: 120_000,
+      })
+
+    const submitted = run([
+      'submit',
+      '--product',
+      'cli',
+      '--version',
+      '1',
+      '--master',
+      mesh.masterUrl,
+      '--media',
+      'tar',
+      '--watch',
+    ])
+    assert.equal(submitted.status, 0, submitted.stderr)
+    const id = /^(j[0-9a-z]{19})$/m.exec(submitted.stdout)?.[1]
+    assert.ok(id, submitted.stdout)
+
+    const jobs = run(['jobs', '--json'])
+    assert.equal(jobs.status, 0, jobs.stderr)
+    const list = JSON.parse(jobs.stdout) as { id: string; state: string }[]
+    assert.deepEqual(
+      list.map((job) => [job.id, job.state]),
+      [[id, 'succeeded']],
+    )
+
+    const status = run(['status', id!, '--json'])
+    assert.equal(status.status, 0, status.stderr)
+    const detail = JSON.parse(status.stdout) as JobDetail
+    assert.equal(detail.tasks.find((task) => task.kind === 'pack')?.state, 'succeeded')
+
+    // A job that fails: watch says so with exit status 4.
+    const failing = run([
+      'submit',
+      '--product',
+      'cli',
+      '--version',
+      '2',
+      '--master',
+      `${mesh.masterUrl}missing/`,
+      '--media',
+      'tar',
+      '--watch',
+    ])
+    assert.equal(failing.status, 4, failing.stdout + failing.stderr)
+
+    // Bad input is refused before it is sent (2); a viewer cannot submit (3).
+    assert.equal(
+      run([
+        'submit',
+        '--product',
+        'cli',
+        '--version',
+        '3',
+        '--master',
+        mesh.masterUrl,
+        '--media',
+        'zip',
+      ]).status,
+      2,
+    )
+    const created = run(['token', 'create', '--name', 'watcher', '--role', 'viewer', '--json'])
+    assert.equal(created.status, 0, created.stderr)
+    const viewer = JSON.parse(created.stdout) as { id: string; token: string }
+    const refused = run(
+      [
+        'submit',
+        '--product',
+        'cli',
+        '--version',
+        '3',
+        '--master',
+        mesh.masterUrl,
+        '--media',
+        'tar',
+      ],
+      viewer.token,
+    )
+    assert.equal(refused.status, 3)
+    assert.match(refused.stderr, /FORBIDDEN/)
+    assert.equal(run(['jobs'], viewer.token).status, 0)
+    assert.equal(run(['token', 'revoke', viewer.id]).status, 0)
+    assert.equal(run(['jobs'], viewer.token).status, 3)
+
+    // Nobody listening: exit status 6.
+    const away = spawnSync(
+      process.execPath,
+      [BIN, 'jobs', '--coordinator', 'http://127.0.0.1:9', '--token', 'pm_x'],
+      {
+        encoding: 'utf8',
+      },
+    )
+    assert.equal(away.status, 6, away.stderr)
   })
 })
 
