@@ -36,12 +36,16 @@ const fileSchema = z.strictObject({
   slots: z.number().int().min(1).max(64).optional(),
   /** Path of the release key's private half (pressmesh keygen --release): signs packed media. */
   releaseKey: z.string().optional(),
+  /** A coordinator's URL: the node asks it where to join the mesh (GET /api/v1/mesh). */
+  coordinator: z.string().url().optional(),
 })
 
 export type NodeSettings = z.infer<typeof fileSchema>
 
 export interface ResolvedNodeSettings {
   config: MeshNodeConfig
+  /** Ask this coordinator for its mesh addresses and add them to the bootstrap list. */
+  coordinator?: string
   httpPort: number
   httpHost: string
 }
@@ -120,6 +124,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): NodeSettings {
     capacity: env.PRESSMESH_NODE_CAPACITY,
     slots: number(env.PRESSMESH_NODE_SLOTS, 'PRESSMESH_NODE_SLOTS'),
     releaseKey: env.PRESSMESH_NODE_RELEASE_KEY,
+    coordinator: env.PRESSMESH_NODE_COORDINATOR,
   }
 }
 
@@ -164,5 +169,6 @@ export async function resolveNodeSettings(
     },
     httpPort: merged.http ?? NODE_DEFAULTS.http,
     httpHost: merged.httpHost ?? NODE_DEFAULTS.httpHost,
+    coordinator: merged.coordinator,
   }
 }

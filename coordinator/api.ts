@@ -13,6 +13,7 @@ import {
   jobListQuerySchema,
   jobListSchema,
   jobViewSchema,
+  meshInfoSchema,
   nodeListSchema,
   nodeViewSchema,
   type Role,
@@ -53,6 +54,8 @@ export interface ApiServices {
   submit(body: z.infer<typeof jobSubmitSchema>, by: Principal): ReturnType<JobBook['submit']>
   nodes(): z.infer<typeof nodeViewSchema>[]
   drain(peer: string, drain: boolean): Promise<z.infer<typeof nodeViewSchema>>
+  /** The coordinator's peer id and mesh addresses, for nodes that join by its URL. */
+  mesh(): z.infer<typeof meshInfoSchema>
 }
 
 type Env = { Variables: { principal: Principal } }
@@ -149,6 +152,15 @@ export const ROUTES: (RouteDef & { handler: (s: ApiServices) => Handler })[] = [
     summary: 'Server-sent events of job, task and node changes (?job= for one job)',
     responses: [{ status: 200, description: 'text/event-stream; events job, task, node' }],
     handler: (s) => (c) => events(s, c),
+  },
+  {
+    method: 'get',
+    path: '/api/v1/mesh',
+    role: 'public',
+    summary:
+      "The coordinator's peer id and mesh addresses (what `pressmesh node --coordinator` reads)",
+    responses: [{ status: 200, schema: meshInfoSchema, description: 'where to join the mesh' }],
+    handler: (s) => (c) => c.json(s.mesh()),
   },
   {
     method: 'get',
@@ -252,8 +264,9 @@ export function coordinatorApp(services: ApiServices): Hono<Env> {
   for (const route of ROUTES) {
     const handler = route.handler(services)
     app.on(route.method.toUpperCase(), route.path, async (c) => {
-      const principal = authenticate(services.tokens, c, route.role)
-      c.set('principal', principal)
+      if (route.role !== 'public') {
+        c.set('principal', authenticate(services.tokens, c, route.role))
+      }
       const body = route.body === undefined ? undefined : await parseBody(c, route.body)
       const query = route.query === undefined ? undefined : parseQuery(c, route.query)
       return handler(c, { body, query })

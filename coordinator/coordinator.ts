@@ -131,6 +131,7 @@ export class Coordinator {
       log: log.child({ component: 'coordinator:api' }),
       submit: (spec, by) => self.submit(spec, by),
       nodes: () => self.nodeViews(),
+      mesh: () => ({ peerId: self.peerId, addresses: self.addresses() }),
       drain: (peer, drain) => self.drain(peer, drain),
     })
     coordinator.server = await listen(config, app.fetch)

@@ -9,7 +9,8 @@ export interface RouteDef {
   method: 'get' | 'post' | 'delete'
   /** Hono syntax: /api/v1/jobs/:id */
   path: string
-  role: Role
+  /** `public` routes need no token. */
+  role: Role | 'public'
   summary: string
   body?: z.ZodType
   query?: z.ZodType
@@ -70,7 +71,7 @@ export function openApiDocument(routes: RouteDef[]): object {
     paths[path][route.method] = {
       summary: route.summary,
       'x-required-role': route.role,
-      security: [{ bearer: [] }],
+      security: route.role === 'public' ? [] : [{ bearer: [] }],
       parameters,
       ...(route.body
         ? {

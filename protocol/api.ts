@@ -128,6 +128,12 @@ export type NodeView = z.infer<typeof nodeViewSchema>
 
 export const nodeListSchema = z.object({ nodes: z.array(nodeViewSchema) })
 
+export const meshInfoSchema = z.object({
+  peerId: z.string(),
+  /** Multiaddrs with /p2p/<peer id>, for a node's --bootstrap. */
+  addresses: z.array(z.string()),
+})
+
 export const drainBodySchema = z.strictObject({ drain: z.boolean() })
 
 export const tokenCreateSchema = z.strictObject({

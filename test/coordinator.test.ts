@@ -363,6 +363,33 @@ describe('coordinator with real nodes', () => {
     const fetch = published.tasks.find((task) => task.kind === 'fetch')!
     assert.equal(fetch.output?.fromOrigin, 0)
   })
+  test('a node joins by the coordinator URL alone (pressmesh node --coordinator)', async (t) => {
+    const dir = await tempDir(t, 'pressmesh-e2e-')
+    const coordinator = await startCoordinatorProcess({
+      dataDir: join(dir, 'coordinator'),
+      media: join(dir, 'media'),
+    })
+    t.after(() => coordinator.kill())
+    const info = await (await fetch(`${coordinator.url}/api/v1/mesh`)).json()
+    assert.equal(info.peerId, coordinator.peerId)
+    const node = await startNode({
+      name: 'joiner',
+      dataDir: join(dir, 'node'),
+      extraArgs: ['--coordinator', coordinator.url],
+    })
+    t.after(() => node.kill())
+    const [joined] = await coordinator.waitForNodes(1)
+    assert.equal(joined.peer, node.peerId)
+    const job = await coordinator.submit({
+      kind: 'noop',
+      product: 'n',
+      version: '1',
+      master: 'http://127.0.0.1:9/x/',
+      count: 3,
+    })
+    assert.equal((await coordinator.waitForJob(job.id)).job.state, 'succeeded')
+  })
+
   test('the command line against a real coordinator: submit, watch, status, jobs, tokens', async (t) => {
     const mesh = await startMesh(t, { nodes: 1, masterBytes: 2 * 1024 * 1024 })
     const run = (args: string[], token = mesh.coordinator.token) =>

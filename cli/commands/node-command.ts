@@ -1,16 +1,21 @@
 import { parseArgs } from 'node:util'
 import { serveNodeApp } from '../../node/http-api.ts'
 import { MeshNode, type NodeRole } from '../../node/mesh-node.ts'
-import { logger } from '../../protocol/logger.ts'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { meshInfoSchema } from '../../protocol/api.ts'
+import { errorMessage, PressmeshError } from '../../protocol/errors.ts'
+import { type Logger, logger } from '../../protocol/logger.ts'
 import { loadConfigFile, resolveNodeSettings, settingsFromEnv } from '../node-config.ts'
 
 export const NODE_USAGE = `usage: pressmesh node [--data DIR] [--listen MULTIADDR]... [--bootstrap MULTIADDR]...
                       [--roles production,staging] [--site NAME] [--psk FILE]
                       [--allow-peers FILE] [--http PORT] [--capacity SIZE] [--slots N]
-                      [--release-key FILE] [--config FILE]
+                      [--release-key FILE] [--coordinator URL] [--config FILE]
 
 Starts a mesh node. --slots (default 2) is how many tasks it works on at once; --release-key
 (the release.key.pem of pressmesh keygen --release) signs the media its pack tasks write.
+--coordinator URL joins the mesh of that coordinator: the node reads its peer id and mesh
+addresses from URL/api/v1/mesh (retrying for a minute while it starts) and bootstraps from them.
 Settings also come from a JSON file (--config) and PRESSMESH_NODE_*
 variables; flags win. Prints one JSON line {"event":"ready",...} on standard output once
 listening, then runs until interrupted.`
@@ -31,6 +36,7 @@ export async function nodeCommand(argv: string[]): Promise<number> {
       slots: { type: 'string' },
       'release-key': { type: 'string' },
       config: { type: 'string' },
+      coordinator: { type: 'string' },
     },
   })
 
@@ -49,10 +55,16 @@ export async function nodeCommand(argv: string[]): Promise<number> {
       capacity: values.capacity,
       slots: values.slots === undefined ? undefined : Number(values.slots),
       releaseKey: values['release-key'],
+      coordinator: values.coordinator,
     },
   )
 
   const log = logger('node')
+  if (settings.coordinator !== undefined) {
+    const mesh = await askCoordinator(settings.coordinator, log)
+    settings.config.bootstrap = [...settings.config.bootstrap, ...mesh.addresses]
+    log.info({ coordinator: settings.coordinator, peer: mesh.peerId }, 'joining the coordinator')
+  }
   const node = await MeshNode.start(settings.config, log)
   const server = await serveNodeApp(node, settings.httpPort, settings.httpHost)
   const address = server.address()
@@ -73,4 +85,32 @@ export async function nodeCommand(argv: string[]): Promise<number> {
   server.close()
   await node.stop()
   return 0
+}
+
+const COORDINATOR_WAIT_MS = 60_000
+
+/** The coordinator's mesh addresses, asked for until it answers (it may be starting too). */
+async function askCoordinator(url: string, log: Logger) {
+  const deadline = Date.now() + COORDINATOR_WAIT_MS
+  let lastError: unknown
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(new URL('/api/v1/mesh', url), {
+        signal: AbortSignal.timeout(5_000),
+      })
+      const parsed = meshInfoSchema.safeParse(await response.json())
+      if (response.ok && parsed.success && parsed.data.addresses.length > 0) {
+        return parsed.data
+      }
+      lastError = new Error(`answered ${response.status} without mesh addresses`)
+    } catch (err) {
+      lastError = err
+    }
+    log.debug({ coordinator: url, err: errorMessage(lastError) }, 'coordinator not ready yet')
+    await sleep(1_000)
+  }
+  throw new PressmeshError(
+    'COORDINATOR_UNREACHABLE',
+    `${url} did not say where its mesh is within ${COORDINATOR_WAIT_MS / 1000} s: ${errorMessage(lastError)}`,
+  )
 }
