@@ -1,7 +1,8 @@
 // Swarm benchmark: N nodes each need one master from a storage server whose total upload is
 // capped. Side by side, in one run: every node downloading straight from nginx, the Pressmesh
-// mesh (real node processes), and BitTorrent (aria2 + opentracker + mktorrent). An uncapped
-// round is reported too.
+// mesh (real node processes), BitTorrent (aria2 + opentracker + mktorrent) and WebTorrent
+// (installed on demand outside the project, see bench/webtorrent.ts). An uncapped round is
+// reported too.
 //
 //   npm run bench:swarm -- [--nodes 4] [--size 256MiB] [--origin-cap 50MiB] [--json]
 //
@@ -19,6 +20,7 @@ import { requireTool, startNginx } from '../test/helpers/nginx.ts'
 import { pseudoRandomBytes } from '../test/helpers/random.ts'
 import { runBitTorrent, type SwarmRun } from './bench/bittorrent.ts'
 import { startTokenProxy } from './bench/token-proxy.ts'
+import { prepareWebTorrent, runWebTorrent } from './bench/webtorrent.ts'
 
 interface Result {
   system: string
@@ -53,6 +55,7 @@ for (const [tool, pkg] of [
 
 const work = await mkdtemp(join(tmpdir(), 'pressmesh-swarm-'))
 const results: Result[] = []
+const skipped: Array<{ system: string; reason: string }> = []
 
 try {
   await mkdir(join(work, 'www'))
@@ -62,6 +65,13 @@ try {
   await writeFile(`${master}.pressmesh.json`, indexed.bytes)
   const nginx = await startNginx({ root: join(work, 'www'), dir: join(work, 'nginx') })
 
+  log('webtorrent: installing or reusing the cached install…')
+  const webtorrent = await prepareWebTorrent()
+  if (!webtorrent.ok) {
+    skipped.push({ system: 'webtorrent', reason: webtorrent.reason })
+    log(`bench: skipping webtorrent - ${webtorrent.reason}`)
+  }
+
   try {
     for (const roundCap of [cap, undefined]) {
       const label = roundCap ? `${(roundCap / 2 ** 20).toFixed(0)} MiB/s` : 'uncapped'
@@ -70,6 +80,10 @@ try {
         ['pressmesh', () => pressmesh(nginx.port, roundCap)],
         ['bittorrent (aria2)', () => runBitTorrent(work, master, nodes, roundCap)],
       ]
+      if (webtorrent.ok) {
+        const setup = webtorrent.setup
+        systems.push(['webtorrent', () => runWebTorrent(setup, work, master, nodes, roundCap)])
+      }
 
       for (const [system, job] of systems) {
         log(`${label}: ${system}…`)
@@ -155,7 +169,7 @@ async function pressmesh(nginxPort: number, roundCap?: number): Promise<SwarmRun
 
 function report(): void {
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ nodes, sizeBytes: size, results })}\n`)
+    process.stdout.write(`${JSON.stringify({ nodes, sizeBytes: size, results, skipped })}\n`)
     return
   }
 
@@ -170,6 +184,10 @@ function report(): void {
     process.stdout.write(
       `| ${r.system} | ${capText} | ${r.originBytesRatio.toFixed(3)} | ${r.lastDoneSeconds.toFixed(2)} | ${vs} |\n`,
     )
+  }
+
+  for (const s of skipped) {
+    process.stdout.write(`\n${s.system} skipped: ${s.reason}\n`)
   }
 }
 
