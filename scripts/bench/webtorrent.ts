@@ -109,17 +109,22 @@ function npmInstall(dir: string): Promise<string | null> {
     const timer = setTimeout(() => npm.kill('SIGKILL'), INSTALL_TIMEOUT_MS)
     let stderr = ''
     npm.stderr.on('data', (data) => {
-      stderr = (stderr + data).slice(-600)
+      stderr = (stderr + data).slice(0, 4000)
     })
     npm.once('error', (err) => resolve(`could not run npm - ${err.message}`))
     npm.once('close', (code, signal) => {
       clearTimeout(timer)
-      const last = stderr.trim().split('\n').slice(-3).join(' / ')
+      // npm's first error lines name the cause (`code ECONNREFUSED`, `errno …`).
+      const cause = stderr
+        .split('\n')
+        .filter((line) => line.startsWith('npm error'))
+        .slice(0, 2)
+        .join(' / ')
       resolve(
         code === 0
           ? null
           : `npm install into ${dir} failed (${signal ?? `exit ${code}`}); is the npm registry ` +
-              `reachable? ${last}`,
+              `reachable? ${cause}`,
       )
     })
   })
