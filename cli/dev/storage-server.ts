@@ -20,8 +20,10 @@ export async function startStorageServer(
   root: string,
   workDir: string,
   port: number,
+  prefer: 'nginx' | 'built-in' = 'nginx',
 ): Promise<StorageServer> {
-  if (spawnSync('sh', ['-c', 'command -v nginx']).status === 0) {
+  if (prefer === 'nginx' && spawnSync('sh', ['-c', 'command -v nginx']).status === 0) {
+
     return startNginx(root, workDir, port)
   }
   return startBuiltIn(root, port)
