@@ -3,13 +3,14 @@ import type { HashWorker, WholeHasher } from '../../protocol/chunker/whole-hash.
 import { asBuffer, Blake3Hasher } from '../../protocol/hash.ts'
 
 // SHA-256 and BLAKE3 of bytes as they go by, so that a medium is hashed in the same pass that
-// writes or uploads it. Given a HashWorker, the hashing runs on the worker's core while this
-// thread keeps producing and writing: pieces are copied into staging buffers of STAGE_BYTES
-// (tar headers come 512 bytes at a time), backed by SharedArrayBuffers so that they reach the
-// worker without a second copy, and reused once the worker has hashed them. Large pieces that
-// already live in shared memory go to the worker as they are, without staging; when that memory
-// is marked unchanging (chunks read by the read-ahead source), several go at once and the
-// caller does not wait for them.
+// writes or uploads it. Given a HashWorker, the hashing runs on two threads of its own, SHA-256
+// on one and BLAKE3 on the other, reading the same shared memory, while this thread keeps
+// producing and writing: pieces are copied into staging buffers of STAGE_BYTES (tar headers come
+// 512 bytes at a time), backed by SharedArrayBuffers so that they reach the worker without a
+// second copy, and reused once both threads have hashed them. Large pieces that already live in
+// shared memory go to the worker as they are, without staging; when that memory is marked
+// unchanging (chunks read by the read-ahead source), several go at once and the caller does not
+// wait for them.
 
 export interface FileDigest {
   size: number
@@ -51,7 +52,7 @@ export class DigestTap {
     if (worker === undefined) {
       this.inline = { sha256: createHash('sha256'), blake3: new Blake3Hasher() }
     } else {
-      this.hasher = worker.open()
+      this.hasher = worker.open({ split: true })
     }
   }
 

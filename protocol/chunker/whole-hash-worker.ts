@@ -1,16 +1,17 @@
-// The worker side of HashWorker: one BLAKE3 and one SHA-256 state per open stream.
+// The worker side of HashWorker: per open stream, a BLAKE3 state, a SHA-256 state or both, as
+// the stream's requests ask.
 import { parentPort } from 'node:worker_threads'
-import { inlineWholeHasher, type WholeHasher } from './whole-hash.ts'
-import type { HashRequest, HashResponse, WholeDigest } from './whole-hash.ts'
+import { type PartialHasher, partialHasher } from './whole-hash.ts'
+import type { HashRequest, HashResponse } from './whole-hash.ts'
 
-const streams = new Map<number, WholeHasher>()
+const streams = new Map<number, PartialHasher>()
 const port = parentPort
 
 port?.on('message', (request: HashRequest) => {
   let hasher = streams.get(request.stream)
 
   if (hasher === undefined) {
-    hasher = inlineWholeHasher()
+    hasher = partialHasher(request.kind)
     streams.set(request.stream, hasher)
   }
 
@@ -21,6 +22,6 @@ port?.on('message', (request: HashRequest) => {
   }
 
   streams.delete(request.stream)
-  const digest = hasher.digest() as WholeDigest
+  const digest = hasher.digest()
   port.postMessage({ op: 'digest', stream: request.stream, ...digest } satisfies HashResponse)
 })
