@@ -11,7 +11,7 @@
 import { spawnSync } from 'node:child_process'
 import { createCipheriv, generateKeyPairSync } from 'node:crypto'
 import { mkdir, mkdtemp, open, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { parseSize } from '../cli/args.ts'
@@ -60,6 +60,8 @@ const size = parseSize(values.size ?? '1GiB', '--size')
 const fileCount = Number(values.files)
 const runs = Number(values.runs)
 const key = generateKeyPairSync('ed25519').privateKey
+/** The machine may be shared: the load around the timed runs says how far to trust them. */
+const load: { start?: number; end?: number } = {}
 let hashWorker: HashWorker
 
 requireTool('bsdtar', 'libarchive-tools')
@@ -92,6 +94,7 @@ try {
     ['pressmesh pack img (+ sums, signature)', () => pack(imgMedium(input, { name: 'b' }), out)],
   ]
   const times = new Map<string, number[]>()
+  load.start = loadavg()[0]
 
   for (let run = 0; run < runs; run++) {
     for (const [name, job] of systems) {
@@ -110,6 +113,7 @@ try {
     }
   }
 
+  load.end = loadavg()[0]
   await store.close()
   await hashWorker.stop()
   report(systems.map(([name, job]) => row(name, typeof job === 'string' ? job : times.get(name)!)))
@@ -148,13 +152,14 @@ function report(rows: Row[]): void {
   }
 
   if (values.json) {
-    const summary = { sizeBytes: size, files: fileCount, runs, results: rows, goals, ratios }
+    const summary = { sizeBytes: size, files: fileCount, runs, load, results: rows, goals, ratios }
     process.stdout.write(`${JSON.stringify(summary)}\n`)
     return
   }
 
   process.stdout.write(
-    `\n${(size / 2 ** 30).toFixed(2)} GiB in ${fileCount} files, ${runs} runs\n\n`,
+    `\n${(size / 2 ** 30).toFixed(2)} GiB in ${fileCount} files, ${runs} runs, load average ` +
+      `${load.start?.toFixed(1)} at the start, ${load.end?.toFixed(1)} at the end\n\n`,
   )
   process.stdout.write('| system | best s | best MB/s | median s |\n| --- | ---: | ---: | ---: |\n')
 
