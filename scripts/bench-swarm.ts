@@ -75,19 +75,26 @@ try {
   try {
     for (const roundCap of [cap, undefined]) {
       const label = roundCap ? `${(roundCap / 2 ** 20).toFixed(0)} MiB/s` : 'uncapped'
-      const systems: Array<[string, () => Promise<SwarmRun>]> = [
+      const systems: Array<[string, () => Promise<SwarmRun | null>]> = [
         ['direct from nginx', () => direct(nginx.port, roundCap)],
         ['pressmesh', () => pressmesh(nginx.port, roundCap)],
         ['bittorrent (aria2)', () => runBitTorrent(work, master, nodes, roundCap)],
       ]
       if (webtorrent.ok) {
         const setup = webtorrent.setup
-        systems.push(['webtorrent', () => runWebTorrent(setup, work, master, nodes, roundCap)])
+        systems.push([
+          'webtorrent',
+          () => optional('webtorrent', label, runWebTorrent(setup, work, master, nodes, roundCap)),
+        ])
       }
 
       for (const [system, job] of systems) {
         log(`${label}: ${system}…`)
         const run = await job()
+        if (!run) {
+          continue
+        }
+
         const limit = roundCap ? size / roundCap : null
         results.push({
           system,
@@ -106,6 +113,26 @@ try {
 }
 
 report()
+
+/**
+ * A run of a peer system installed from outside the project: its failure is reported beside
+ * the table (and in the exit code) instead of losing the other systems' figures.
+ */
+async function optional(
+  system: string,
+  label: string,
+  run: Promise<SwarmRun>,
+): Promise<SwarmRun | null> {
+  try {
+    return await run
+  } catch (err) {
+    const reason = `${label} round failed - ${(err as Error).message}`
+    skipped.push({ system, reason })
+    log(`bench: ${system} ${reason}`)
+    process.exitCode = 1
+    return null
+  }
+}
 
 async function direct(nginxPort: number, roundCap?: number): Promise<SwarmRun> {
   const proxy = await startTokenProxy(nginxPort, roundCap)

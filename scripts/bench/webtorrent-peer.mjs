@@ -112,6 +112,6 @@ function emit(message) {
 }
 
 function fail(err) {
-  emit({ event: 'error', message: String(err?.stack ?? err) })
+  emit({ event: 'error', message: String(err?.message ?? err) })
   process.exit(1)
 }

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
+import { createReadStream, existsSync } from 'node:fs'
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -67,8 +67,10 @@ export async function prepareWebTorrent(dir = webTorrentDir()): Promise<PrepareR
   await writeFile(join(dir, STUB, 'index.js'), STUB_INDEX)
   await copyFile(PEER_SCRIPT, join(dir, 'webtorrent-peer.mjs'))
 
+  // The marker is written only after a whole install, for this recipe; a folder emptied since
+  // (or a recipe changed here) installs again.
   const installed = await readFile(join(dir, 'installed.json'), 'utf8').catch(() => null)
-  if (installed === recipe) {
+  if (installed === recipe && existsSync(join(dir, 'node_modules', 'webtorrent', 'package.json'))) {
     return { ok: true, setup: { dir } }
   }
 
