@@ -186,7 +186,7 @@ describe('coordinator API', () => {
     assert.equal((await call('GET', '/api/v1/jobs', tokens.viewer)).status, 401)
   })
 
-  test('malformed bodies, unknown fields, huge bodies and bad ids get a 4xx with a code', async (t) => {
+  test('malformed, unknown-field, huge bodies and bad ids get a 4xx with a code', async (t) => {
     const coordinator = await startCoordinator(t)
     const call = client(coordinator.url)
     const admin = coordinator.createdAdminToken!

@@ -25,7 +25,7 @@ const publish = jobSubmitSchema.parse({
 })
 
 describe('job book', () => {
-  test('a publish job: fetch first, then the packs, then succeeded, and the record survives', async (t) => {
+  test('publish: fetch, then the packs, then succeeded; the record survives', async (t) => {
     const { db, book, path } = await openBook(t)
     const { job } = await book.submit(publish, 'alice')
     assert.equal(job.state, 'queued')
@@ -100,7 +100,7 @@ describe('job book', () => {
     await db.close()
   })
 
-  test('an error a retry cannot fix fails the job at once; an expired lease re-queues', async (t) => {
+  test('an unfixable error fails the job at once; an expired lease re-queues', async (t) => {
     const { db, book } = await openBook(t)
     const first = await book.submit(publish, 'alice')
     const fetch = book.tasksOf(book.jobs.get(first.job.id)!)[0]

@@ -550,7 +550,9 @@ export class JobBook extends EventEmitter<JobBookEvents> {
         state: 'queued',
         task: task.id,
         node,
-        message: `${taskLabel(task)} re-queued for attempt ${task.attempt} in ${delay} ms: ${error.message}`,
+        message:
+          `${taskLabel(task)} re-queued for attempt ${task.attempt} in ${delay} ms: ` +
+          error.message,
       }),
       put('jobs', job.id, job),
     ])
@@ -828,7 +830,8 @@ export const JOB_ID_PATTERN = /^j[0-9a-z]{9}[0-9a-f]{10}$/
 function describeJob(job: JobRecord, tasks: number): string {
   return job.kind === 'preheat'
     ? `preheat of ${job.master} to ${tasks} node(s) submitted by ${job.submittedBy}`
-    : `${job.product} ${job.version}: ${job.media.map((m) => m.format).join(', ')} from ${job.master}, submitted by ${job.submittedBy}`
+    : `${job.product} ${job.version}: ${job.media.map((m) => m.format).join(', ')} ` +
+        `from ${job.master}, submitted by ${job.submittedBy}`
 }
 
 export function taskLabel(task: TaskRecord): string {

@@ -66,7 +66,7 @@ function presence(host: MeshHost, slots: number): Uint8Array {
   })
 }
 
-test('bad frames and gossip are dropped; only the holder of a task reports its result', async (t) => {
+test('bad frames and gossip are dropped; only the task holder reports it', async (t) => {
   const dir = await tempDir(t, 'pressmesh-link-')
   const coordinator = await Coordinator.start({
     dataDir: dir,

@@ -96,7 +96,7 @@ export const PRIORITY_DEFAULT = 5
 /** The body of `POST /api/v1/jobs`. */
 export const jobSubmitSchema = z
   .strictObject({
-    /** publish makes media; preheat spreads a master to nodes; noop checks dispatch (benchmarks). */
+    /** publish makes media; preheat spreads a master to nodes; noop checks dispatch. */
     kind: z.enum(JOB_KINDS).default('publish'),
     product: name,
     version: name,

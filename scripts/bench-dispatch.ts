@@ -86,7 +86,8 @@ try {
     const elapsed = (performance.now() - started) / 1000
     throughput.push(taskCount / elapsed)
     log(
-      `run ${run}: ${taskCount} no-op tasks in ${elapsed.toFixed(2)} s = ${(taskCount / elapsed).toFixed(0)} tasks/s`,
+      `run ${run}: ${taskCount} no-op tasks in ${elapsed.toFixed(2)} s = ` +
+        `${(taskCount / elapsed).toFixed(0)} tasks/s`,
     )
   }
 
@@ -149,7 +150,8 @@ try {
         '',
         `| measure | value | goal |`,
         `| --- | ---: | --- |`,
-        `| no-op tasks/s, ${nodeCount} nodes × ${values.slots} slots (best of ${runs}) | ${report.tasksPerSecond.best.toFixed(0)} | ≥ 500 |`,
+        `| no-op tasks/s, ${nodeCount} nodes × ${values.slots} slots (best of ${runs}) | ` +
+          `${report.tasksPerSecond.best.toFixed(0)} | ≥ 500 |`,
         `| no-op tasks/s (median) | ${report.tasksPerSecond.median.toFixed(0)} | |`,
         `| API p50 at ${rate} req/s | ${report.api.p50Ms} ms | |`,
         `| API p99 at ${rate} req/s | ${report.api.p99Ms} ms | < 50 ms |`,

@@ -38,7 +38,7 @@ function flag(command: string[], name: string): string | undefined {
   return i >= 0 ? command[i + 1] : undefined
 }
 
-test('the compose file describes a coordinator, nodes at two sites, a storage and a media server', async () => {
+test('compose: a coordinator, nodes at two sites, storage and media servers', async () => {
   const { services, volumes } = await compose()
   const nodes = Object.entries(services).filter(([, s]) => s.command?.[0] === 'node')
   assert.ok(services.coordinator.command?.[0] === 'coordinator')

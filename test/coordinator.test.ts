@@ -260,7 +260,7 @@ describe('coordinator with real nodes', () => {
     assert.ok(packTasks(detail).every((task) => task.node !== holder))
   })
 
-  test('the coordinator killed mid-job and restarted: the job finishes, nothing twice', async (t) => {
+  test('coordinator killed mid-job and restarted: the job ends, nothing twice', async (t) => {
     const mesh = await startMesh(t, {
       nodes: 2,
       masterBytes: 24 * 1024 * 1024,
@@ -326,7 +326,7 @@ describe('coordinator with real nodes', () => {
     assert.ok(detail.tasks.every((task) => task.state === 'cancelled'))
   })
 
-  test('a preheat job spreads a master to every production node; a drained node gets no tasks', async (t) => {
+  test('preheat spreads a master to chosen nodes; a drained node gets no tasks', async (t) => {
     const mesh = await startMesh(t, { nodes: 3, masterBytes: 4 * 1024 * 1024 })
     const drained = mesh.nodes[2].peerId
     const drain = await mesh.coordinator.api<{ node: { draining: boolean } }>(
@@ -390,7 +390,7 @@ describe('coordinator with real nodes', () => {
     assert.equal((await coordinator.waitForJob(job.id)).job.state, 'succeeded')
   })
 
-  test('the command line against a real coordinator: submit, watch, status, jobs, tokens', async (t) => {
+  test('the command line against a real coordinator: submit, watch, jobs, tokens', async (t) => {
     const mesh = await startMesh(t, { nodes: 1, masterBytes: 2 * 1024 * 1024 })
     const run = (args: string[], token = mesh.coordinator.token) =>
       spawnSync(process.execPath, [BIN, ...args], {

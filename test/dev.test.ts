@@ -87,7 +87,7 @@ async function interrupt(run: Run): Promise<number | null> {
   return exited
 }
 
-test('pressmesh dev runs the local mesh, makes the sample media, and stops on Ctrl-C', async (t) => {
+test('pressmesh dev runs the local mesh, makes sample media, stops on Ctrl-C', async (t) => {
   const data = await tempDir(t, 'pressmesh-dev-')
   const ports = [await freePort(), await freePort(), await freePort()]
   const args = [

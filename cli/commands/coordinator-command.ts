@@ -5,8 +5,8 @@ import { logger } from '../../protocol/logger.ts'
 import { readAllowList, readPsk } from '../../protocol/mesh/keys.ts'
 import { UsageError } from '../exit-codes.ts'
 
-export const COORDINATOR_USAGE = `usage: pressmesh coordinator [--data DIR] [--host ADDR] [--port PORT]
-                             [--listen MULTIADDR]... [--media DIR|URL] [--lease-ms MS]
+export const COORDINATOR_USAGE = `usage: pressmesh coordinator [--data DIR] [--host ADDR]
+                             [--port PORT] [--listen MULTIADDR]... [--media DIR|URL] [--lease-ms MS]
                              [--psk FILE] [--allow-peers FILE] [--admin-token-file FILE]
 
 Starts a coordinator: the HTTP API on http://HOST:PORT (default 127.0.0.1:8080) and a mesh peer

@@ -18,8 +18,8 @@ import { startStorageServer } from '../dev/storage-server.ts'
 import { UsageError } from '../exit-codes.ts'
 import { ensureSampleMaster, SAMPLE_VERSION } from '../sample-master.ts'
 
-export const DEV_USAGE = `usage: pressmesh dev [--data DIR] [--port PORT] [--mesh-port PORT] [--storage-port PORT]
-                     [--no-sample-job]
+export const DEV_USAGE = `usage: pressmesh dev [--data DIR] [--port PORT] [--mesh-port PORT]
+                     [--storage-port PORT]                     [--no-sample-job]
 
 Runs a whole Pressmesh locally with embedded defaults, all data under DIR (default .pressmesh/):
 a coordinator on http://127.0.0.1:PORT (default 8080; mesh port default 4001), three nodes (two
@@ -141,7 +141,8 @@ export async function devCommand(argv: string[]): Promise<number> {
     }
 
     say(
-      `\nrunning; try: pressmesh jobs, pressmesh nodes, pressmesh status <id>. Ctrl-C stops it all.`,
+      '\nrunning; try: pressmesh jobs, pressmesh nodes, pressmesh status <id>. ' +
+        'Ctrl-C stops it all.',
     )
     await Promise.race([interrupt, ...children.map((child) => exited(child))])
     if (!interrupted) {

@@ -7,8 +7,9 @@ import { errorMessage, PressmeshError } from '../../protocol/errors.ts'
 import { type Logger, logger } from '../../protocol/logger.ts'
 import { loadConfigFile, resolveNodeSettings, settingsFromEnv } from '../node-config.ts'
 
-export const NODE_USAGE = `usage: pressmesh node [--data DIR] [--listen MULTIADDR]... [--bootstrap MULTIADDR]...
-                      [--roles production,staging] [--site NAME] [--psk FILE]
+export const NODE_USAGE = `usage: pressmesh node [--data DIR] [--listen MULTIADDR]...
+                      [--bootstrap MULTIADDR]... [--roles production,staging]
+                      [--site NAME] [--psk FILE]
                       [--allow-peers FILE] [--http PORT] [--capacity SIZE] [--slots N]
                       [--release-key FILE] [--coordinator URL] [--config FILE]
 
@@ -71,9 +72,8 @@ export async function nodeCommand(argv: string[]): Promise<number> {
   const port = typeof address === 'object' && address !== null ? address.port : settings.httpPort
   const http = `http://${settings.httpHost}:${port}`
 
-  process.stdout.write(
-    `${JSON.stringify({ event: 'ready', peerId: node.peerId, addresses: node.addresses(), http })}\n`,
-  )
+  const ready = { event: 'ready', peerId: node.peerId, addresses: node.addresses(), http }
+  process.stdout.write(`${JSON.stringify(ready)}\n`)
   log.info({ peer: node.peerId, http, site: settings.config.site }, 'node ready')
 
   await new Promise<void>((resolve) => {
@@ -111,6 +111,7 @@ async function askCoordinator(url: string, log: Logger) {
   }
   throw new PressmeshError(
     'COORDINATOR_UNREACHABLE',
-    `${url} did not say where its mesh is within ${COORDINATOR_WAIT_MS / 1000} s: ${errorMessage(lastError)}`,
+    `${url} did not say where its mesh is within ${COORDINATOR_WAIT_MS / 1000} s: ` +
+      errorMessage(lastError),
   )
 }

@@ -41,8 +41,8 @@ for (const kind of ['built-in', 'nginx'] as const) {
       pseudoRandomBytes(3 * 1024 * 1024, 1).subarray(10, 20),
     )
     assert.equal((await fetch(`${server.url}/master/nothing`)).status, 404)
-    const escape = await fetch(`${server.url}/..%2f..%2fetc/passwd`)
-    assert.ok([400, 403, 404].includes(escape.status), String(escape.status))
+    const outside = await fetch(`${server.url}/..%2f..%2fetc/passwd`)
+    assert.ok([400, 403, 404].includes(outside.status), String(outside.status))
 
     // A node's origin indexes the folder over HTTP to the same files as a local index.
     const origin = openOrigin(`${server.url}/master/`)

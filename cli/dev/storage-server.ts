@@ -23,7 +23,6 @@ export async function startStorageServer(
   prefer: 'nginx' | 'built-in' = 'nginx',
 ): Promise<StorageServer> {
   if (prefer === 'nginx' && spawnSync('sh', ['-c', 'command -v nginx']).status === 0) {
-
     return startNginx(root, workDir, port)
   }
   return startBuiltIn(root, port)

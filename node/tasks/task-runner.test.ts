@@ -197,7 +197,7 @@ describe('tasks dispatched to nodes', () => {
     assert.ok(sumsSignatureValid(sums, signature, publicKey))
   })
 
-  it('refuse offers beyond the slots, take a repeated offer once and stop a cancelled fetch', async () => {
+  it('refuse offers beyond the slots, take a repeat once, stop a cancelled fetch', async () => {
     const slow = task('fetch-slow', { kind: 'fetch', master: `${slowNginx.url}/slow/` })
     const offer = { v: 1, type: 'offer', task: slow } as const
     assert.equal((await coordinator.send(b.peerId, offer)).type, 'accept')
