@@ -344,6 +344,9 @@ function parseQuery(c: Context, schema: z.ZodType): unknown {
   return parsed.data
 }
 
+/** Requests that are well formed but cannot be carried out against the mesh as it is. */
+const CONFLICTS = ['NO_MATCHING_NODES', 'NODE_NOT_FOUND', 'NODE_DRAINING']
+
 function statusOf(err: Error): [ContentfulStatusCode, string] {
   if (err instanceof HttpError) {
     return [err.status, err.code]
@@ -357,7 +360,7 @@ function statusOf(err: Error): [ContentfulStatusCode, string] {
   if (isPressmeshError(err, 'TOO_MANY_JOBS') || isPressmeshError(err, 'TOO_MANY_STREAMS')) {
     return [503, err.code]
   }
-  if (isPressmeshError(err, 'NO_MATCHING_NODES') || isPressmeshError(err, 'NODE_NOT_FOUND')) {
+  if (isPressmeshError(err) && CONFLICTS.includes(err.code)) {
     return [409, err.code]
   }
   // Hono's own HTTPException carries a status.

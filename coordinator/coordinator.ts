@@ -183,8 +183,13 @@ export class Coordinator {
     }
 
     const target = spec.preheat ?? {}
+    // Drained nodes take no new tasks, preheat ones included.
+    const draining = (peer: string) => this.draining.get(peer)?.draining === true
     const production = [...this.link.nodes.values()].filter(
-      (node) => this.link.alive(node.peer) && node.presence.roles.includes('production'),
+      (node) =>
+        this.link.alive(node.peer) &&
+        node.presence.roles.includes('production') &&
+        !draining(node.peer),
     )
     let peers: string[]
     if (target.nodes !== undefined) {
@@ -192,7 +197,24 @@ export class Coordinator {
       if (unknown.length > 0) {
         throw new PressmeshError('NODE_NOT_FOUND', `no node ${unknown.join(', ')} in the mesh`)
       }
+      const drained = target.nodes.filter(draining)
+      if (drained.length > 0) {
+        throw new PressmeshError(
+          'NODE_DRAINING',
+          `node ${drained.join(', ')} is draining; undo it (pressmesh drain --undo) or pick others`,
+        )
+      }
+
       peers = [...new Set(target.nodes)]
+    } else if (target.eachSite) {
+      const bySite = new Map<string, (typeof production)[number]>()
+      for (const node of production) {
+        const best = bySite.get(node.presence.site)
+        if (best === undefined || node.presence.load < best.presence.load) {
+          bySite.set(node.presence.site, node)
+        }
+      }
+      peers = [...bySite.values()].map((node) => node.peer)
     } else if (target.sites !== undefined) {
       const sites = new Set(target.sites)
       peers = production.filter((node) => sites.has(node.presence.site)).map((node) => node.peer)

@@ -87,6 +87,8 @@ export const preheatTargetSchema = z.strictObject({
   sites: z.array(name).min(1).max(64).optional(),
   /** Every production node seen on the mesh. */
   all: z.literal(true).optional(),
+  /** One production node per site (the least loaded), so that every site holds a copy. */
+  eachSite: z.literal(true).optional(),
 })
 
 export const PRIORITY_MIN = 0
@@ -125,12 +127,14 @@ export const jobSubmitSchema = z
     }
     const target = job.preheat
     if (job.kind === 'preheat') {
-      const chosen = [target?.nodes, target?.sites, target?.all].filter((v) => v !== undefined)
+      const chosen = [target?.nodes, target?.sites, target?.all, target?.eachSite].filter(
+        (v) => v !== undefined,
+      )
       if (chosen.length !== 1) {
         ctx.addIssue({
           code: 'custom',
           path: ['preheat'],
-          message: 'a preheat job names exactly one of nodes, sites or all',
+          message: 'a preheat job names exactly one of nodes, sites, all or eachSite',
         })
       }
     }

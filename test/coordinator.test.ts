@@ -350,6 +350,32 @@ describe('coordinator with real nodes', () => {
       new Set([mesh.nodes[0].peerId, mesh.nodes[1].peerId]),
     )
 
+    // Naming the drained node is refused; one node per site leaves it out.
+    const refused = await mesh.coordinator.api<{ error: { code: string } }>(
+      'POST',
+      '/api/v1/jobs',
+      {
+        kind: 'preheat',
+        product: 'warm',
+        version: '1',
+        master: mesh.masterUrl,
+        preheat: { nodes: [drained] },
+      },
+    )
+    assert.equal(refused.status, 409)
+    assert.equal(refused.body.error.code, 'NODE_DRAINING')
+    const perSite = await mesh.coordinator.submit({
+      kind: 'preheat',
+      product: 'warm',
+      version: '1',
+      master: mesh.masterUrl,
+      preheat: { eachSite: true },
+    })
+    const spread = await mesh.coordinator.waitForJob(perSite.id)
+    assert.equal(spread.job.state, 'succeeded')
+    assert.equal(spread.tasks.length, 1, 'one site, one node')
+    assert.notEqual(spread.tasks[0].node, drained)
+
     // Publishing afterwards starts from local chunks: no more bytes from the storage server.
     const job = await mesh.coordinator.submit({
       product: 'warm',

@@ -9,12 +9,14 @@ export const SUBMIT_USAGE = `usage: pressmesh submit --product P --version V --m
          --media tar,tar.gz,iso,iso:dvd5,img,img:mbr [--priority 0-9] [--idempotency-key K]
          [--watch] [--json]
        pressmesh submit --preheat --product P --version V --master URL|MANIFEST
-         (--nodes PEER,PEER | --sites SITE,SITE | --all) [--priority 0-9] [--watch] [--json]
+         (--nodes PEER,PEER | --sites SITE,SITE | --all | --each-site) [--priority 0-9]
+         [--watch] [--json]
 
 Submits a publishing job: the media to make from a master (an http(s):// or file:// URL on a
 storage server, or a manifest id). iso:cd700|dvd5|dvd9|bd25 splits an iso into a disc set,
 img:mbr puts the image behind a partition table. --preheat instead spreads the master's chunks
-to nodes ahead of time. The priority defaults to ${PRIORITY_DEFAULT}; the same --idempotency-key
+to nodes ahead of time: named nodes, every production node of some sites, every production
+node, or one production node per site. The priority defaults to ${PRIORITY_DEFAULT}; the same --idempotency-key
 twice answers the first job. Prints the job id (--json: the job); --watch then follows the job
 as pressmesh watch does.
 
@@ -27,11 +29,16 @@ const FLAGS: Record<string, string> = {
   version: '--version',
   master: '--master',
   media: '--media',
-  preheat: '--nodes, --sites or --all',
+  preheat: '--nodes, --sites, --all or --each-site',
   priority: '--priority',
   idempotencyKey: '--idempotency-key',
 }
-const TARGET_FLAGS: Record<string, string> = { nodes: '--nodes', sites: '--sites', all: '--all' }
+const TARGET_FLAGS: Record<string, string> = {
+  nodes: '--nodes',
+  sites: '--sites',
+  all: '--all',
+  eachSite: '--each-site',
+}
 
 export interface SubmitFlags {
   product?: string
@@ -44,6 +51,7 @@ export interface SubmitFlags {
   nodes?: string
   sites?: string
   all?: boolean
+  'each-site'?: boolean
 }
 
 export async function submitCommand(argv: string[]): Promise<number> {
@@ -62,6 +70,7 @@ export async function submitCommand(argv: string[]): Promise<number> {
       nodes: { type: 'string' },
       sites: { type: 'string' },
       all: { type: 'boolean', default: false },
+      'each-site': { type: 'boolean', default: false },
       watch: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
@@ -98,8 +107,15 @@ export function jobFromFlags(values: SubmitFlags): JobSubmit {
 
   if (values.preheat) {
     input.preheat = preheatTarget(values)
-  } else if (values.nodes !== undefined || values.sites !== undefined || values.all) {
-    throw new UsageError('pressmesh submit: --nodes, --sites and --all go with --preheat')
+  } else if (
+    values.nodes !== undefined ||
+    values.sites !== undefined ||
+    values.all ||
+    values['each-site']
+  ) {
+    throw new UsageError(
+      'pressmesh submit: --nodes, --sites, --all and --each-site go with --preheat',
+    )
   }
 
   if (values.priority !== undefined) {
@@ -173,6 +189,10 @@ function preheatTarget(values: SubmitFlags) {
 
   if (values.all) {
     target.all = true
+  }
+
+  if (values['each-site']) {
+    target.eachSite = true
   }
 
   return target
