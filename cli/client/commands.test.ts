@@ -156,7 +156,10 @@ describe('the coordinator client commands', () => {
       [['--master', 'ftp://s/x', '--media', 'tar'], /--master: an http\(s\):\/\//],
       [['--master', 'https://s/x', '--media', 'tar', '--priority', '12'], /--priority: /],
       [['--master', 'https://s/x', '--media', 'tar', '--priority', 'high'], /--priority: "high"/],
-      [['--master', 'https://s/x', '--preheat'], /--nodes, --sites, --all or --each-site: .*exactly one/],
+      [
+        ['--master', 'https://s/x', '--preheat'],
+        /--nodes, --sites, --all or --each-site: .*exactly one/,
+      ],
       [['--master', 'https://s/x', '--media', 'tar', '--all'], /go with --preheat/],
     ]
 
