@@ -149,7 +149,10 @@ describe('coordinator API', () => {
       new Set(
         requests.map(
           (r) =>
-            `${r.method} ${r.path.replace(jobId, ':id').replace('1'.repeat(20), ':peer').replace(extra.id, ':id')}`,
+            `${r.method} ${r.path
+              .replace(jobId, ':id')
+              .replace('1'.repeat(20), ':peer')
+              .replace(extra.id, ':id')}`,
         ),
       ),
     )
@@ -166,7 +169,8 @@ describe('coordinator API', () => {
         if (grants[role].includes(request.needs)) {
           assert.ok(
             request.ok.includes(answer.status),
-            `${role} ${request.method} ${request.path}: ${answer.status} ${JSON.stringify(answer.body)}`,
+            `${role} ${request.method} ${request.path}: ${answer.status} ` +
+              JSON.stringify(answer.body),
           )
         } else {
           assert.equal(answer.status, 403, `${role} ${request.method} ${request.path}`)
@@ -322,7 +326,8 @@ describe('coordinator API', () => {
       assert.equal(
         answer.status,
         c.status,
-        `${c.method} ${c.path} ${JSON.stringify(c.body)?.slice(0, 80)}: ${JSON.stringify(answer.body)}`,
+        `${c.method} ${c.path} ${JSON.stringify(c.body)?.slice(0, 80)}: ` +
+          JSON.stringify(answer.body),
       )
       assert.equal(answer.body.error.code, c.code, `${c.method} ${c.path}`)
       assert.equal(typeof answer.body.error.message, 'string')

@@ -64,9 +64,8 @@ export function nodeApp(node: MeshNode): Hono {
           signal: controller.signal,
           onProgress: (progress) => void out.write(`${JSON.stringify({ progress })}\n`),
         })
-        await out.write(
-          `${JSON.stringify({ done: true, manifest: result.manifest.id, report: result.report })}\n`,
-        )
+        const done = { done: true, manifest: result.manifest.id, report: result.report }
+        await out.write(`${JSON.stringify(done)}\n`)
       } catch (err) {
         const code = isPressmeshError(err) ? err.code : 'FETCH_FAILED'
         await out.write(`${JSON.stringify({ error: { code, message: errorMessage(err) } })}\n`)

@@ -208,9 +208,14 @@ function report(): void {
   for (const r of results) {
     const capText = r.originCap ? `${(r.originCap / 2 ** 20).toFixed(0)} MiB/s` : 'none'
     const vs = r.vsLimit === null ? '-' : `${r.vsLimit.toFixed(2)}x`
-    process.stdout.write(
-      `| ${r.system} | ${capText} | ${r.originBytesRatio.toFixed(3)} | ${r.lastDoneSeconds.toFixed(2)} | ${vs} |\n`,
-    )
+    const cells = [
+      r.system,
+      capText,
+      r.originBytesRatio.toFixed(3),
+      r.lastDoneSeconds.toFixed(2),
+      vs,
+    ]
+    process.stdout.write(`| ${cells.join(' | ')} |\n`)
   }
 
   for (const s of skipped) {

@@ -16,9 +16,9 @@ Submits a publishing job: the media to make from a master (an http(s):// or file
 storage server, or a manifest id). iso:cd700|dvd5|dvd9|bd25 splits an iso into a disc set,
 img:mbr puts the image behind a partition table. --preheat instead spreads the master's chunks
 to nodes ahead of time: named nodes, every production node of some sites, every production
-node, or one production node per site. The priority defaults to ${PRIORITY_DEFAULT}; the same --idempotency-key
-twice answers the first job. Prints the job id (--json: the job); --watch then follows the job
-as pressmesh watch does.
+node, or one production node per site. The priority defaults to ${PRIORITY_DEFAULT}; the same
+--idempotency-key twice answers the first job. Prints the job id (--json: the job); --watch
+then follows the job as pressmesh watch does.
 
 ${CLIENT_OPTIONS_USAGE}`
 
