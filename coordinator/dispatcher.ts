@@ -238,8 +238,8 @@ export class Dispatcher {
   private async offer(peer: string, batch: { task: TaskRecord; job: JobRecord }[]): Promise<void> {
     const { link, metrics } = this.init
     const attempts = batch.map(({ task }) => task.attempt)
+    // round() marked the batch as offering when it chose the node.
     for (const { task } of batch) {
-      this.offering.add(task.id)
       metrics.tasksOffered.inc({ kind: task.kind })
     }
     this.pending.set(peer, (this.pending.get(peer) ?? 0) + batch.length)

@@ -8,7 +8,6 @@ import {
   type DispatchAnswer,
   type DispatchRequest,
   decodeJson,
-  dispatchAnswerSchema,
   dispatchRequestSchema,
   encodeJson,
   type Heartbeat,
@@ -20,6 +19,7 @@ import {
 import type { Logger } from '../protocol/logger.ts'
 import { Bitfield } from '../protocol/mesh/bitfield.ts'
 import { decodeGossip, type Presence } from '../protocol/mesh/gossip.ts'
+import { sendDispatch } from '../protocol/mesh/dispatch-client.ts'
 import type { MeshHost } from '../protocol/mesh/host.ts'
 import {
   DISPATCH_PROTOCOL,
@@ -135,22 +135,9 @@ export class MeshLink {
   }
 
   private async request(peer: string, request: DispatchRequest): Promise<DispatchAnswer> {
-    const signal = AbortSignal.timeout(DISPATCH_ANSWER_TIMEOUT_MS)
-    let stream: Stream | undefined
-
     try {
-      stream = await this.host.dialProtocol(peerIdFromString(peer), DISPATCH_PROTOCOL, { signal })
-      const lp = lpStream(stream, { maxDataLength: MAX_DISPATCH_FRAME_BYTES })
-      await lp.write(encodeJson(request), { signal })
-      const answer = decodeJson(
-        dispatchAnswerSchema,
-        (await lp.read({ signal })).subarray(),
-        'dispatch answer',
-      )
-      await stream.close({ signal }).catch(() => undefined)
-      return answer
+      return await sendDispatch(this.host, peer, request)
     } catch (err) {
-      stream?.abort(err instanceof Error ? err : new Error(String(err)))
       throw new PressmeshError('NODE_UNREACHABLE', `${peer}: ${errorMessage(err)}`, { cause: err })
     }
   }

@@ -9,7 +9,7 @@ import {
 import type { Logger } from '../../protocol/logger.ts'
 import type { MeshHost } from '../../protocol/mesh/host.ts'
 import { RESULT_GIVE_UP_MS, RESULT_RETRY_BASE_MS, RESULT_RETRY_MAX_MS } from './constants.ts'
-import { sendDispatch } from './dispatch-client.ts'
+import { sendDispatch } from '../../protocol/mesh/dispatch-client.ts'
 
 // A finished task's result goes to the peer that offered it, on a dispatch stream, until that
 // peer acknowledges it: a coordinator that restarts or is briefly unreachable still gets it.

@@ -9,12 +9,13 @@ import {
   dispatchAnswerSchema,
   encodeJson,
   MAX_DISPATCH_FRAME_BYTES,
-} from '../../protocol/jobs.ts'
-import type { MeshHost } from '../../protocol/mesh/host.ts'
-import { DISPATCH_PROTOCOL } from '../../protocol/mesh/protocol-ids.ts'
+} from '../jobs.ts'
+import type { MeshHost } from './host.ts'
+import { DISPATCH_PROTOCOL } from './protocol-ids.ts'
 
-// The asking side of /pressmesh/dispatch/1, which a node uses to report results: a new stream
-// (dialling the peer again if the connection is gone), one frame each way, under a deadline.
+// The asking side of /pressmesh/dispatch/1, shared by the coordinator (offers, cancels) and the
+// nodes (results): a new stream (dialling the peer again if the connection is gone), one frame
+// each way, under a deadline.
 
 export async function sendDispatch(
   host: MeshHost,
