@@ -8,7 +8,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
-import { blake3Hex } from '../protocol/hash.ts'
+import { blake3Hex, blake3OfPieces } from '../protocol/hash.ts'
 import { indexLocalMaster } from '../protocol/local-master.ts'
 import { encodeRequest, FRAME_REQUEST } from '../protocol/mesh/frames.ts'
 import { createMeshHost } from '../protocol/mesh/host.ts'
@@ -134,13 +134,14 @@ describe('malformed frames and gossip', () => {
     const entry = indexed.manifest.files[0]
     assert.equal(entry.type, 'file')
     const [reply] = await requestChunks(client, node.peerId, [entry.chunks[0].id])
-    assert.ok(reply.bytes !== undefined)
-    assert.equal(blake3Hex(reply.bytes), entry.chunks[0].id)
+    assert.ok(reply.pieces !== undefined)
+    assert.equal(blake3OfPieces(reply.pieces), entry.chunks[0].id)
 
     const zeros = indexed.manifest.files.find((file) => file.path === 'zeros.bin')
     assert.ok(zeros?.type === 'file' && zeros.chunks[0].size === 4 * 1024 * 1024)
     const [largest] = await requestChunks(client, node.peerId, [zeros.chunks[0].id])
-    assert.equal(largest.bytes?.length, 4 * 1024 * 1024)
+    assert.equal(largest.size, 4 * 1024 * 1024)
+    assert.equal(blake3OfPieces(largest.pieces ?? []), zeros.chunks[0].id)
 
     const manifest = await requestManifest(client, node.peerId, indexed.id)
     assert.ok(manifest !== undefined && blake3Hex(manifest) === indexed.id)

@@ -131,6 +131,35 @@ describe('the chunk store', () => {
     assert.equal(second.stats().bytes, 1000)
   })
 
+  it('serves the latest chunks given to keep from memory, within its byte bound', async (t) => {
+    const dir = await tempDir(t)
+    const store = await ChunkStore.open({ dir, recentBytes: 2500 })
+    t.after(() => store.close())
+    const [a, b, c, d] = [chunk(61), chunk(62), chunk(63), chunk(64)]
+
+    const pieces = [a.bytes.subarray(0, 300), a.bytes.subarray(300)]
+    await store.put(a.id, pieces, { keep: true })
+    await store.put(b.id, b.bytes, { keep: true })
+    await store.put(d.id, d.bytes)
+
+    // The very pieces it was given, no copy and no disk read; get() still gives one buffer.
+    assert.equal((await store.read(a.id))[1], pieces[1])
+    assert.deepEqual(await store.get(a.id), a.bytes)
+    // Not given to keep: read from disk.
+    assert.notEqual((await store.read(d.id))[0], d.bytes)
+    assert.deepEqual(Buffer.concat(await store.read(d.id)), d.bytes)
+
+    // A third kept chunk passes the 2,500-byte bound: the oldest leaves memory, not the store.
+    await store.put(c.id, c.bytes, { keep: true })
+    assert.notEqual((await store.read(a.id))[1], pieces[1])
+    assert.deepEqual(Buffer.concat(await store.read(a.id)), a.bytes)
+    assert.equal((await store.read(c.id))[0], c.bytes)
+
+    // A deleted chunk is gone from memory too.
+    await store.delete(c.id)
+    await assert.rejects(store.read(c.id), { code: 'STORE_CHUNK_MISSING' })
+  })
+
   it('reads a chunk into the memory the caller allocates', async (t) => {
     const store = await openStore(await tempDir(t))
     t.after(() => store.close())

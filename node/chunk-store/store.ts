@@ -6,7 +6,12 @@ import { Level } from 'level'
 import { IntegrityError, NotFoundError, PressmeshError } from '../../protocol/errors.ts'
 import { assertContentId, blake3OfPieces, type ContentId } from '../../protocol/hash.ts'
 import { type Logger, logger } from '../../protocol/logger.ts'
-import { DEFAULT_CAPACITY_BYTES, MAX_CHUNK_BYTES, TOUCH_FLUSH_MS } from './constants.ts'
+import {
+  DEFAULT_CAPACITY_BYTES,
+  MAX_CHUNK_BYTES,
+  RECENT_BYTES,
+  TOUCH_FLUSH_MS,
+} from './constants.ts'
 
 // Chunks live as files under <dir>/chunks/<id[0:2]>/<id>. A chunk is written to a temporary
 // file, its bytes checked against its id, and only then renamed into place, so a reader never
@@ -21,6 +26,10 @@ import { DEFAULT_CAPACITY_BYTES, MAX_CHUNK_BYTES, TOUCH_FLUSH_MS } from './const
 // are written in one LevelDB batch every TOUCH_FLUSH_MS and on close, so reading a medium's
 // thousand chunks costs a few index writes rather than one per chunk. A crash loses at most
 // that interval's recency (the chunks themselves stay known); a clean close loses nothing.
+//
+// The chunks written last are also kept in memory, up to RECENT_BYTES: a node announces a chunk
+// as soon as it has it, and its peers ask for it moments later, so serving those from memory
+// spares a file read and a fresh buffer for each of them.
 
 export interface ChunkStoreInit {
   dir: string
@@ -29,6 +38,8 @@ export interface ChunkStoreInit {
   fsync?: boolean
   now?: () => number
   log?: Logger
+  /** Bytes of the latest written chunks kept in memory to serve reads (0 turns it off). */
+  recentBytes?: number
 }
 
 export interface GetOptions {
@@ -42,6 +53,11 @@ export interface GetOptions {
 export interface PutOptions {
   /** The caller computed the id from these very bytes in this process (e.g. the chunker). */
   verified?: boolean
+  /**
+   * The pieces are the caller's to give away and will never change, so the store may keep them
+   * in memory to serve reads of the chunk (not for views of a buffer that is reused).
+   */
+  keep?: boolean
 }
 
 export interface StoreStats {
@@ -88,12 +104,17 @@ export class ChunkStore {
   private flushing: Promise<void> = Promise.resolve()
   private totalBytes = 0
   private reservedBytes = 0
+  /** The latest written chunks' bytes, oldest first; never changed once put here. */
+  private readonly recent = new Map<ContentId, readonly Uint8Array[]>()
+  private readonly recentLimit: number
+  private recentSize = 0
 
   private constructor(init: ChunkStoreInit) {
     this.chunksDir = join(init.dir, 'chunks')
     this.tmpDir = join(init.dir, 'chunks', 'tmp')
     this.capacityBytes = init.capacityBytes ?? DEFAULT_CAPACITY_BYTES
     this.fsync = init.fsync ?? false
+    this.recentLimit = init.recentBytes ?? RECENT_BYTES
     this.now = init.now ?? Date.now
     this.log = init.log ?? logger('node:chunk-store')
     this.db = new Level(join(init.dir, 'index'))
@@ -159,12 +180,33 @@ export class ChunkStore {
     return write
   }
 
+  /**
+   * The chunk's bytes as one or more pieces, without a copy when the chunk is among the latest
+   * written; the pieces must not be changed.
+   */
+  async read(id: ContentId): Promise<readonly Uint8Array[]> {
+    const recent = this.recent.get(id)
+
+    if (recent !== undefined) {
+      this.touch(id)
+      return recent
+    }
+
+    return [await this.get(id)]
+  }
+
   /** The chunk's bytes, checked against its id unless this process already checked them. */
   async get(id: ContentId, options: GetOptions = {}): Promise<Buffer> {
     const record = this.lru.get(id)
 
     if (record === undefined) {
       throw new NotFoundError('STORE_CHUNK_MISSING', `chunk ${id} is not in the store`)
+    }
+
+    const recent = this.recent.get(id)
+    if (recent !== undefined) {
+      this.touch(id)
+      return copyPieces(recent, options.allocate?.(record.size) ?? Buffer.allocUnsafe(record.size))
     }
 
     const checked = this.verified.has(id)
@@ -250,6 +292,9 @@ export class ChunkStore {
       this.lru.set(id, record)
       this.totalBytes += size
       this.verified.add(id)
+      if (options.keep) {
+        this.remember(id, pieces, size)
+      }
     } finally {
       this.reservedBytes -= size
     }
@@ -334,6 +379,33 @@ export class ChunkStore {
     }
   }
 
+  private remember(id: ContentId, pieces: readonly Uint8Array[], size: number): void {
+    if (size > this.recentLimit) {
+      return
+    }
+
+    this.recent.set(id, pieces)
+    this.recentSize += size
+
+    for (const [oldest, bytes] of this.recent) {
+      if (this.recentSize <= this.recentLimit) {
+        break
+      }
+
+      this.recent.delete(oldest)
+      this.recentSize -= piecesLength(bytes)
+    }
+  }
+
+  private drop(id: ContentId): void {
+    const bytes = this.recent.get(id)
+
+    if (bytes !== undefined) {
+      this.recent.delete(id)
+      this.recentSize -= piecesLength(bytes)
+    }
+  }
+
   /** Moves a chunk to the recent end now; its index record follows in the next flush. */
   private touch(id: ContentId): void {
     const record = this.lru.get(id)
@@ -388,6 +460,7 @@ export class ChunkStore {
     }
 
     this.lru.delete(id)
+    this.drop(id)
     this.verified.delete(id)
     this.touched.delete(id)
     this.totalBytes -= record.size
@@ -459,6 +532,23 @@ export class ChunkStore {
       }
     }
   }
+}
+
+function piecesLength(pieces: readonly Uint8Array[]): number {
+  let size = 0
+  for (const piece of pieces) {
+    size += piece.length
+  }
+  return size
+}
+
+function copyPieces(pieces: readonly Uint8Array[], into: Buffer): Buffer {
+  let offset = 0
+  for (const piece of pieces) {
+    into.set(piece, offset)
+    offset += piece.length
+  }
+  return into
 }
 
 function pinKey(holder: string, id: ContentId): string {

@@ -1,5 +1,7 @@
-/** Chunk requests in flight to one peer. */
-export const PEER_WINDOW = 4
+/** Chunks in flight from one peer. */
+export const PEER_WINDOW = 8
+/** Chunks asked for in one request (one stream) to a peer. */
+export const PEER_BATCH = 4
 /** Range requests in flight to the storage server from one node. */
 export const ORIGIN_CONCURRENCY = 4
 /** A request slower than this gets a second source (hedging). */

@@ -1,6 +1,6 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { errorMessage, IntegrityError, PressmeshError } from '../../protocol/errors.ts'
-import { blake3Hex } from '../../protocol/hash.ts'
+import { blake3OfPieces } from '../../protocol/hash.ts'
 import type { Logger } from '../../protocol/logger.ts'
 import type { MeshHost } from '../../protocol/mesh/host.ts'
 import { rendezvous } from '../../protocol/mesh/rendezvous.ts'
@@ -15,6 +15,7 @@ import {
   HEDGE_AFTER_MS,
   ORIGIN_CONCURRENCY,
   ORIGIN_COOLDOWN_MS,
+  PEER_BATCH,
   PEER_COOLDOWN_MS,
   PEER_WINDOW,
   SETTLE_MS,
@@ -24,8 +25,9 @@ import {
 import type { Origin } from './origin.ts'
 
 // The swarm fetcher brings every chunk of one manifest into the local store:
-// - rarest chunks first, each from a peer that holds it, at most PEER_WINDOW requests per peer,
-//   peers of this node's site before peers afar;
+// - rarest chunks first, each from a peer that holds it, at most PEER_WINDOW chunks in flight
+//   per peer, asked for PEER_BATCH at a time on one stream (a stream per chunk cost more than
+//   the chunk's bytes), peers of this node's site before peers afar;
 // - a chunk only peers of other sites hold is pulled across by one node of this site, chosen by
 //   rendezvous hashing over the site's nodes that want it; the others wait for its announcement;
 // - a chunk nobody holds is read from the storage server by one node of the whole mesh, chosen
@@ -154,6 +156,7 @@ export class ManifestFetcher {
   private schedule(): void {
     const now = Date.now()
     const settled = now - this.started >= SETTLE_MS
+    const batches = new Map<string, number[]>()
 
     for (const index of this.neededByRarity()) {
       const holders = this.usableHolders(index, now)
@@ -166,10 +169,10 @@ export class ManifestFetcher {
         .some((peer) => !this.missing.has(`${peer}:${index}`))
 
       if (near.length > 0) {
-        this.tryPeer(index, near)
+        this.tryPeer(index, near, batches)
       } else if (holders.length > 0) {
         if (settled && this.elected(index, this.ctx.view.site)) {
-          this.tryPeer(index, holders)
+          this.tryPeer(index, holders, batches)
         }
       } else if (
         originAllowed &&
@@ -181,7 +184,13 @@ export class ManifestFetcher {
       }
     }
 
-    this.hedge(now)
+    this.hedge(now, batches)
+
+    for (const [peer, indices] of batches) {
+      for (let at = 0; at < indices.length; at += PEER_BATCH) {
+        void this.fromPeer(indices.slice(at, at + PEER_BATCH), peer)
+      }
+    }
   }
 
   /** Needed chunks that are not in flight, those with the fewest holders first. */
@@ -239,16 +248,22 @@ export class ManifestFetcher {
   /** Chunks this node acted on because the node elected for them went quiet. */
   private takeovers = 0
 
-  private tryPeer(index: number, peers: string[]): boolean {
+  /** Adds the chunk to this pass's batch for the least loaded of `peers` with room. */
+  private tryPeer(index: number, peers: string[], batches: Map<string, number[]>): boolean {
+    const load = (peer: string) => (this.peerLoad.get(peer) ?? 0) + (batches.get(peer)?.length ?? 0)
     const peer = peers
-      .filter((candidate) => (this.peerLoad.get(candidate) ?? 0) < PEER_WINDOW)
-      .sort((a, b) => (this.peerLoad.get(a) ?? 0) - (this.peerLoad.get(b) ?? 0))[0]
+      .filter((candidate) => load(candidate) < PEER_WINDOW)
+      .sort((a, b) => load(a) - load(b))[0]
 
     if (peer === undefined) {
       return false
     }
 
-    void this.fromPeer(index, peer)
+    const batch = batches.get(peer) ?? []
+    batch.push(index)
+    batches.set(peer, batch)
+    // In flight from now on, so that hedging in this same pass does not pick it twice.
+    this.state[index] = IN_FLIGHT
     return true
   }
 
@@ -261,7 +276,7 @@ export class ManifestFetcher {
     return true
   }
 
-  private hedge(now: number): void {
+  private hedge(now: number, batches: Map<string, number[]>): void {
     for (const [index, attempts] of this.attempts) {
       if (attempts.length !== 1 || now - attempts[0].started < HEDGE_AFTER_MS) {
         continue
@@ -271,37 +286,79 @@ export class ManifestFetcher {
       const others = this.usableHolders(index, now).filter(
         (peer) => `peer:${peer}` !== attempts[0].source,
       )
-      this.tryPeer(index, others)
+      this.tryPeer(index, others, batches)
     }
   }
 
-  private async fromPeer(index: number, peer: string): Promise<void> {
-    const attempt = this.begin(index, `peer:${peer}`)
-    this.peerLoad.set(peer, (this.peerLoad.get(peer) ?? 0) + 1)
+  /**
+   * Asks one peer for several chunks on one stream. Each answer is handled as it arrives; the
+   * request is called off only once every chunk in it has come from elsewhere.
+   */
+  private async fromPeer(indices: number[], peer: string): Promise<void> {
+    const attempts = indices.map((index) => this.begin(index, `peer:${peer}`))
+    const request = new AbortController()
+    const callOff = () => {
+      if (attempts.every((attempt) => attempt.controller.signal.aborted)) {
+        request.abort()
+      }
+    }
+    for (const attempt of attempts) {
+      attempt.controller.signal.addEventListener('abort', callOff, { once: true })
+    }
+
+    this.peerLoad.set(peer, (this.peerLoad.get(peer) ?? 0) + indices.length)
+    const answered = new Set<number>()
+    const storing: Promise<void>[] = []
+    const finish = (position: number) => {
+      if (!answered.has(position)) {
+        answered.add(position)
+        this.peerLoad.set(peer, (this.peerLoad.get(peer) ?? 1) - 1)
+        this.end(indices[position], attempts[position])
+      }
+    }
 
     try {
-      const [reply] = await requestChunks(
+      await requestChunks(
         this.ctx.host,
         peer,
-        [this.ids[index]],
-        attempt.controller.signal,
-      )
+        indices.map((index) => this.ids[index]),
+        request.signal,
+        (reply, position) => {
+          const index = indices[position]
 
-      if (reply.bytes === undefined) {
-        this.missing.add(`${peer}:${index}`)
-      } else if (this.verify(index, reply.bytes)) {
-        await this.accept(index, reply.bytes, 'peer', this.ctx.view.siteOf(peer))
-      } else {
-        this.reject(peer)
-      }
+          if (reply.pieces === undefined) {
+            this.missing.add(`${peer}:${index}`)
+            finish(position)
+          } else if (this.verify(index, reply.pieces, reply.size)) {
+            const site = this.ctx.view.siteOf(peer)
+            const stored = this.accept(index, reply.pieces, reply.size, 'peer', site)
+            storing.push(
+              stored
+                .catch((err) => {
+                  this.ctx.log.warn({ err: errorMessage(err) }, 'storing a chunk failed')
+                })
+                .finally(() => finish(position)),
+            )
+          } else {
+            this.reject(peer)
+            finish(position)
+            throw new IntegrityError(
+              'CHUNK_MISMATCH',
+              `peer ${peer} sent a chunk that does not match`,
+            )
+          }
+        },
+      )
     } catch (err) {
-      if (!attempt.controller.signal.aborted) {
+      if (!request.signal.aborted && !this.ctx.view.isBanned(peer)) {
         this.cooldown.set(peer, Date.now() + PEER_COOLDOWN_MS)
         this.ctx.log.debug({ peer, err: errorMessage(err) }, 'chunk request failed')
       }
     } finally {
-      this.peerLoad.set(peer, (this.peerLoad.get(peer) ?? 1) - 1)
-      this.end(index, attempt)
+      await Promise.allSettled(storing)
+      for (let position = 0; position < indices.length; position++) {
+        finish(position)
+      }
     }
   }
 
@@ -319,7 +376,7 @@ export class ManifestFetcher {
         attempt.controller.signal,
       )
 
-      if (!this.verify(index, bytes)) {
+      if (!this.verify(index, [bytes], bytes.length)) {
         this.failure = new IntegrityError(
           'ORIGIN_CHANGED',
           `the storage server's copy of ${origin!.url} (${where.path}) ` +
@@ -328,7 +385,7 @@ export class ManifestFetcher {
         return
       }
 
-      await this.accept(index, bytes, 'origin')
+      await this.accept(index, [bytes], bytes.length, 'origin')
     } catch (err) {
       if (!attempt.controller.signal.aborted) {
         this.originDownUntil = Date.now() + ORIGIN_COOLDOWN_MS
@@ -365,8 +422,8 @@ export class ManifestFetcher {
     this.poke()
   }
 
-  private verify(index: number, bytes: Uint8Array): boolean {
-    return bytes.length === this.sizes[index] && blake3Hex(bytes) === this.ids[index]
+  private verify(index: number, pieces: readonly Uint8Array[], size: number): boolean {
+    return size === this.sizes[index] && blake3OfPieces(pieces) === this.ids[index]
   }
 
   private reject(peer: string): void {
@@ -384,12 +441,20 @@ export class ManifestFetcher {
     void this.ctx.host.hangUp(peerIdFromString(peer)).catch(() => undefined)
   }
 
-  private async accept(index: number, bytes: Uint8Array, from: 'peer' | 'origin', site?: string) {
+  private async accept(
+    index: number,
+    pieces: Uint8Array[],
+    size: number,
+    from: 'peer' | 'origin',
+    site?: string,
+  ) {
     if (this.state[index] === DONE) {
       return
     }
 
-    await this.ctx.store.put(this.ids[index], bytes, { verified: true })
+    // The pieces are this fetch's own (fresh from the stream or the origin): the store may keep
+    // them to serve the peers that will ask for this chunk next.
+    await this.ctx.store.put(this.ids[index], pieces, { verified: true, keep: true })
 
     if (this.state[index] === DONE) {
       return
@@ -399,15 +464,14 @@ export class ManifestFetcher {
     this.remaining--
     this.lastProgress = Date.now()
     this.ctx.metrics.chunksVerified.inc()
-    this.progress.doneBytes += bytes.length
+    this.progress.doneBytes += size
 
     if (from === 'origin') {
-      this.progress.fromOrigin += bytes.length
+      this.progress.fromOrigin += size
     } else {
-      this.progress.fromPeers += bytes.length
-      this.ctx.metrics.bytesFromPeers.inc({ peer_site: site ?? 'unknown' }, bytes.length)
-      this.peersBySite[site ?? 'unknown'] =
-        (this.peersBySite[site ?? 'unknown'] ?? 0) + bytes.length
+      this.progress.fromPeers += size
+      this.ctx.metrics.bytesFromPeers.inc({ peer_site: site ?? 'unknown' }, size)
+      this.peersBySite[site ?? 'unknown'] = (this.peersBySite[site ?? 'unknown'] ?? 0) + size
     }
 
     for (const attempt of this.attempts.get(index) ?? []) {

@@ -59,11 +59,15 @@ async function serve(
     const ids = decodeRequest(request.subarray(), kind === 'manifest' ? 1 : MAX_IDS_PER_REQUEST)
 
     for (const id of ids) {
-      const bytes = kind === 'chunks' ? await readChunk(init, id) : init.manifests.get(id)?.bytes
-      await lp.write(bytes ? new Uint8ArrayList(encodeDataHeader(id), bytes) : encodeMissing(id))
+      const manifest = init.manifests.get(id)?.bytes
+      const pieces = kind === 'chunks' ? await readChunk(init, id) : manifest && [manifest]
+      await lp.write(
+        pieces ? new Uint8ArrayList(encodeDataHeader(id), ...pieces) : encodeMissing(id),
+      )
 
-      if (bytes && kind === 'chunks') {
-        init.metrics.bytesServed.inc({ peer_site: init.view.siteOf(peer) }, bytes.length)
+      if (pieces && kind === 'chunks') {
+        const size = pieces.reduce((sum, piece) => sum + piece.length, 0)
+        init.metrics.bytesServed.inc({ peer_site: init.view.siteOf(peer) }, size)
       }
     }
 
@@ -75,13 +79,16 @@ async function serve(
   }
 }
 
-async function readChunk(init: ChunkServiceInit, id: string): Promise<Buffer | undefined> {
+async function readChunk(
+  init: ChunkServiceInit,
+  id: string,
+): Promise<readonly Uint8Array[] | undefined> {
   if (!init.store.has(id)) {
     return undefined
   }
 
   try {
-    return await init.store.get(id)
+    return await init.store.read(id)
   } catch {
     // Corrupt or vanished on disk: the store dropped it; the asker will look elsewhere.
     return undefined

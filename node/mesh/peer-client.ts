@@ -8,22 +8,28 @@ import {
   MAX_CHUNK_FRAME_BYTES,
   MAX_MANIFEST_FRAME_BYTES,
 } from '../../protocol/mesh/constants.ts'
-import { decodeReply, encodeRequest } from '../../protocol/mesh/frames.ts'
+import { decodeReplyPieces, encodeRequest } from '../../protocol/mesh/frames.ts'
 import type { MeshHost } from '../../protocol/mesh/host.ts'
 import { CHUNKS_PROTOCOL, MANIFEST_PROTOCOL } from '../../protocol/mesh/protocol-ids.ts'
 
 // The asking side of the chunks and manifest protocols: one stream per request, replies in
 // request order, every frame bounded and the whole exchange under a deadline.
 
-export type ChunkReply = { id: ContentId; bytes?: Uint8Array }
+/** A chunk as received: its bytes in the pieces they arrived in, `size` bytes in all. */
+export type ChunkReply = { id: ContentId; pieces?: Uint8Array[]; size: number }
 
+/**
+ * Asks a peer for chunks on one stream. `onReply` sees each answer as soon as it arrives, with
+ * its position in `ids`; throwing from it ends the exchange (and resets the stream).
+ */
 export async function requestChunks(
   host: MeshHost,
   peer: string,
   ids: readonly ContentId[],
   signal?: AbortSignal,
+  onReply?: (reply: ChunkReply, position: number) => void,
 ): Promise<ChunkReply[]> {
-  return exchange(host, peer, CHUNKS_PROTOCOL, ids, MAX_CHUNK_FRAME_BYTES, signal)
+  return exchange(host, peer, CHUNKS_PROTOCOL, ids, MAX_CHUNK_FRAME_BYTES, signal, onReply)
 }
 
 export async function requestManifest(
@@ -40,7 +46,7 @@ export async function requestManifest(
     MAX_MANIFEST_FRAME_BYTES,
     signal,
   )
-  return reply.bytes
+  return reply.pieces && Buffer.concat(reply.pieces, reply.size)
 }
 
 async function exchange(
@@ -50,6 +56,7 @@ async function exchange(
   ids: readonly ContentId[],
   maxFrameBytes: number,
   signal?: AbortSignal,
+  onReply?: (reply: ChunkReply, position: number) => void,
 ): Promise<ChunkReply[]> {
   const deadline = AbortSignal.timeout(CHUNK_REQUEST_TIMEOUT_MS * ids.length)
   const combined = signal ? AbortSignal.any([signal, deadline]) : deadline
@@ -64,8 +71,8 @@ async function exchange(
     await lp.write(encodeRequest(ids), { signal: combined })
 
     const replies: ChunkReply[] = []
-    for (const id of ids) {
-      const reply = decodeReply((await lp.read({ signal: combined })).subarray())
+    for (const [position, id] of ids.entries()) {
+      const reply = decodeReplyPieces(await lp.read({ signal: combined }))
 
       if (reply.id !== id) {
         throw new IntegrityError(
@@ -74,7 +81,10 @@ async function exchange(
         )
       }
 
-      replies.push(reply.type === 'data' ? { id, bytes: reply.bytes } : { id })
+      const answer: ChunkReply =
+        reply.type === 'data' ? { id, pieces: reply.pieces, size: reply.size } : { id, size: 0 }
+      replies.push(answer)
+      onReply?.(answer, position)
     }
 
     await stream.close({ signal: combined }).catch(() => undefined)

@@ -1,3 +1,4 @@
+import { Uint8ArrayList } from 'uint8arraylist'
 import { InvalidInputError } from '../errors.ts'
 import { bytesToId, CONTENT_ID_BYTES, type ContentId, idToBytes } from '../hash.ts'
 import { MAX_IDS_PER_REQUEST } from './constants.ts'
@@ -17,6 +18,11 @@ export const FRAME_MISSING = 0x03
 
 export type ReplyFrame =
   | { type: 'data'; id: ContentId; bytes: Uint8Array }
+  | { type: 'missing'; id: ContentId }
+
+/** A reply frame as it came off the stream, its data left in the pieces it arrived in. */
+export type ReplyPieces =
+  | { type: 'data'; id: ContentId; pieces: Uint8Array[]; size: number }
   | { type: 'missing'; id: ContentId }
 
 export function encodeRequest(ids: readonly ContentId[]): Uint8Array {
@@ -75,6 +81,14 @@ export function encodeMissing(id: ContentId): Uint8Array {
 }
 
 export function decodeReply(frame: Uint8Array): ReplyFrame {
+  const reply = decodeReplyPieces(new Uint8ArrayList(frame))
+  return reply.type === 'data'
+    ? { type: 'data', id: reply.id, bytes: frame.subarray(1 + CONTENT_ID_BYTES) }
+    : reply
+}
+
+/** Decodes a reply without joining its data into one buffer (a chunk arrives in many pieces). */
+export function decodeReplyPieces(frame: Uint8ArrayList): ReplyPieces {
   if (frame.length < 1 + CONTENT_ID_BYTES) {
     throw new InvalidInputError(
       'FRAME_BAD_REPLY',
@@ -82,15 +96,17 @@ export function decodeReply(frame: Uint8Array): ReplyFrame {
     )
   }
 
+  const type = frame.get(0)
   const id = bytesToId(frame.subarray(1, 1 + CONTENT_ID_BYTES))
 
-  if (frame[0] === FRAME_DATA) {
-    return { type: 'data', id, bytes: frame.subarray(1 + CONTENT_ID_BYTES) }
+  if (type === FRAME_DATA) {
+    const data = frame.sublist(1 + CONTENT_ID_BYTES)
+    return { type: 'data', id, pieces: [...data], size: data.length }
   }
 
-  if (frame[0] === FRAME_MISSING && frame.length === 1 + CONTENT_ID_BYTES) {
+  if (type === FRAME_MISSING && frame.length === 1 + CONTENT_ID_BYTES) {
     return { type: 'missing', id }
   }
 
-  throw new InvalidInputError('FRAME_BAD_REPLY', `unknown reply frame type ${frame[0]}`)
+  throw new InvalidInputError('FRAME_BAD_REPLY', `unknown reply frame type ${type}`)
 }
