@@ -4,6 +4,7 @@ import { describe, it } from 'node:test'
 import { HashWorker } from '../../protocol/chunker/whole-hash.ts'
 import { blake3Hex } from '../../protocol/hash.ts'
 import { pseudoRandomBytes, splitInto } from '../../test/helpers/random.ts'
+import { BufferPool, release } from './buffer-pool.ts'
 import { DigestTap, markUnchanging, tapped } from './digest-tap.ts'
 
 describe('hashing media on the way out', () => {
@@ -64,5 +65,38 @@ describe('hashing media on the way out', () => {
 
     assert.equal(passed, bytes.length)
     assert.deepEqual(await tap.digest(), expected)
+  })
+
+  it('keeps pooled pieces from reuse until hashed, however soon they are released', async (t) => {
+    const worker = new HashWorker()
+    t.after(() => worker.stop())
+    const bytes = pseudoRandomBytes(40 * 1024 * 1024 + 7, 10)
+    const expected = {
+      size: bytes.length,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      blake3: blake3Hex(bytes),
+    }
+    const pool = new BufferPool()
+    const sizes = [1024 * 1024, 300, 2 * 1024 * 1024 + 1, 64 * 1024, 40_000, 512 * 1024]
+
+    async function* source() {
+      for (const piece of splitInto(bytes, sizes)) {
+        const pooled = pool.acquire(piece.length)
+        pooled.set(piece)
+        yield pooled
+      }
+    }
+
+    const tap = new DigestTap(worker)
+    for await (const piece of tapped(source(), tap)) {
+      // The holder is done at once and the memory it gave back is written over straight away:
+      // only memory that nobody holds any more may come back.
+      release(piece)
+      pool.acquire(piece.length).fill(0xee)
+    }
+
+    assert.deepEqual(await tap.digest(), expected)
+    const stats = pool.stats()
+    assert.ok(stats.reused > 0, 'released pieces are used again')
   })
 })

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { HashWorker, WholeHasher } from '../../protocol/chunker/whole-hash.ts'
 import { asBuffer, Blake3Hasher } from '../../protocol/hash.ts'
+import { release, retain } from './buffer-pool.ts'
 
 // SHA-256 and BLAKE3 of bytes as they go by, so that a medium is hashed in the same pass that
 // writes or uploads it. Given a HashWorker, the hashing runs on two threads of its own, SHA-256
@@ -8,9 +9,10 @@ import { asBuffer, Blake3Hasher } from '../../protocol/hash.ts'
 // producing and writing: pieces are copied into staging buffers of STAGE_BYTES (tar headers come
 // 512 bytes at a time), backed by SharedArrayBuffers so that they reach the worker without a
 // second copy, and reused once both threads have hashed them. Large pieces that already live in
-// shared memory go to the worker as they are, without staging; when that memory is marked
-// unchanging (chunks read by the read-ahead source), several go at once and the caller does not
-// wait for them.
+// shared memory go to the worker as they are, without staging; when that memory is pooled
+// (chunks read by the read-ahead source, see buffer-pool.ts) or marked unchanging, several go at
+// once and the caller does not wait for them: the tap holds a reference to a pooled piece until
+// both threads have hashed it (or it is staged), so its memory is not reused before.
 
 export interface FileDigest {
   size: number
@@ -23,7 +25,7 @@ const STAGE_BYTES = 4 * 1024 * 1024
 const MAX_IN_FLIGHT = 4
 /** Shared pieces at least this large skip staging; smaller ones are gathered as before. */
 const DIRECT_BYTES = 64 * 1024
-/** Pieces of unchanging memory handed to the worker and not yet hashed, at most. */
+/** Pieces of unchanging or pooled memory handed to the worker and not yet hashed, at most. */
 const MAX_UNCHANGING_IN_FLIGHT = 8
 
 const unchanging = new WeakSet<SharedArrayBuffer>()
@@ -66,11 +68,27 @@ export class DigestTap {
       return undefined
     }
 
+    // A pooled piece stays ours until hashed or staged, whoever else is handed it.
+    const pooled = retain(bytes)
+
     if (bytes.length >= DIRECT_BYTES && bytes.buffer instanceof SharedArrayBuffer) {
-      return unchanging.has(bytes.buffer) ? this.sendUnchanging(bytes) : this.sendDirect(bytes)
+      if (pooled || unchanging.has(bytes.buffer)) {
+        return this.sendUnchanging(bytes, pooled)
+      }
+
+      return this.sendDirect(bytes)
     }
 
-    return this.stageBytes(bytes)
+    const staging = this.stageBytes(bytes)
+
+    if (pooled) {
+      staging.then(
+        () => release(bytes),
+        () => release(bytes),
+      )
+    }
+
+    return staging
   }
 
   async digest(): Promise<FileDigest> {
@@ -110,10 +128,20 @@ export class DigestTap {
     await hashed
   }
 
-  /** Hands the piece over; waits only while too many are still being hashed. */
-  private sendUnchanging(bytes: Uint8Array): Promise<void> | undefined {
+  /**
+   * Hands the piece over, releasing it (when pooled) once hashed; waits only while too many are
+   * still being hashed.
+   */
+  private sendUnchanging(bytes: Uint8Array, pooled: boolean): Promise<void> | undefined {
     this.flush()
-    this.post(bytes)
+    const hashed = this.post(bytes)
+
+    if (pooled) {
+      hashed.then(
+        () => release(bytes),
+        () => release(bytes),
+      )
+    }
 
     return this.inFlight.length > MAX_UNCHANGING_IN_FLIGHT
       ? this.throttle(MAX_UNCHANGING_IN_FLIGHT)

@@ -10,7 +10,12 @@ import type { ChunkStore } from '../chunk-store/store.ts'
 
 export type MediumKind = 'tar' | 'iso' | 'img'
 
-/** File contents, streamed; the chunk store in production, anything in tests. */
+/**
+ * File contents, streamed; the chunk store in production, anything in tests. A source may yield
+ * pooled memory (buffer-pool.ts): a writer passes such a piece on with its reference, or
+ * releases it once copied, and the consumer of the medium's bytes releases what it is given
+ * once done with it (the media targets do), or never, which only forgoes the reuse.
+ */
 export interface ContentSource {
   read(entry: FileEntry, signal?: AbortSignal): AsyncIterable<Uint8Array>
 }

@@ -1,15 +1,17 @@
 import type { ChunkStore } from '../chunk-store/store.ts'
 import { IntegrityError } from '../../protocol/errors.ts'
 import type { FileEntry } from '../../protocol/manifest.ts'
-import { markUnchanging } from './digest-tap.ts'
+import { BufferPool } from './buffer-pool.ts'
 import type { ContentSource } from './medium.ts'
 
 // The chunk store as a ContentSource that keeps several chunk reads in flight ahead of the
 // writer, so that reading chunk files overlaps building, hashing and writing the image. Reads
-// go into fresh shared memory that nothing writes again, which the media hashing worker takes
-// without a copy and without holding up the writer (see markUnchanging). Memory stays
-// bounded: at most `depth` chunks and about `aheadBytes` bytes are held ahead (always at least
-// one chunk, however large).
+// go into pooled shared memory (buffer-pool.ts): each chunk it yields carries one reference,
+// which passes on with the chunk, and its memory is used for another chunk only once every
+// holder has released it. The media hashing worker takes such memory without a copy and
+// without holding up the writer; a consumer that never releases simply gets no reuse. Memory
+// stays bounded: at most `depth` chunks and about `aheadBytes` bytes are held ahead (always at
+// least one chunk, however large), and the pool keeps a bounded number of free buffers.
 
 export const DEFAULT_READ_AHEAD = 8
 export const DEFAULT_READ_AHEAD_BYTES = 16 * 1024 * 1024
@@ -19,6 +21,13 @@ export interface ReadAheadOptions {
   depth?: number
   /** Bytes of chunk reads in flight ahead of the consumer, about. */
   aheadBytes?: number
+  /** Where chunk reads go (default: a pool of this source's own). */
+  pool?: BufferPool
+}
+
+interface Limits {
+  depth: number
+  aheadBytes: number
 }
 
 export function readAheadSource(store: ChunkStore, options: ReadAheadOptions = {}): ContentSource {
@@ -26,14 +35,16 @@ export function readAheadSource(store: ChunkStore, options: ReadAheadOptions = {
     depth: Math.max(1, options.depth ?? DEFAULT_READ_AHEAD),
     aheadBytes: options.aheadBytes ?? DEFAULT_READ_AHEAD_BYTES,
   }
+  const pool = options.pool ?? new BufferPool()
 
-  return { read: (entry, signal) => readAhead(store, entry, limits, signal) }
+  return { read: (entry, signal) => readAhead(store, pool, entry, limits, signal) }
 }
 
 async function* readAhead(
   store: ChunkStore,
+  pool: BufferPool,
   entry: FileEntry,
-  limits: Required<ReadAheadOptions>,
+  limits: Limits,
   signal?: AbortSignal,
 ): AsyncGenerator<Buffer> {
   const pending: Array<{ read: Promise<Buffer>; size: number }> = []
@@ -44,7 +55,7 @@ async function* readAhead(
     while (next < entry.chunks.length || pending.length > 0) {
       while (next < entry.chunks.length && hasRoom(pending.length, pendingBytes, limits)) {
         const size = entry.chunks[next].size
-        pending.push({ read: readChunk(store, entry, next++), size })
+        pending.push({ read: readChunk(store, pool, entry, next++), size })
         pendingBytes += size
       }
 
@@ -61,13 +72,18 @@ async function* readAhead(
   }
 }
 
-function hasRoom(count: number, bytes: number, limits: Required<ReadAheadOptions>): boolean {
+function hasRoom(count: number, bytes: number, limits: Limits): boolean {
   return count === 0 || (count < limits.depth && bytes < limits.aheadBytes)
 }
 
-async function readChunk(store: ChunkStore, entry: FileEntry, index: number): Promise<Buffer> {
+async function readChunk(
+  store: ChunkStore,
+  pool: BufferPool,
+  entry: FileEntry,
+  index: number,
+): Promise<Buffer> {
   const chunk = entry.chunks[index]
-  const bytes = await store.get(chunk.id, { allocate: sharedBuffer })
+  const bytes = await store.get(chunk.id, { allocate: (size) => pool.acquire(size) })
 
   if (bytes.length !== chunk.size) {
     throw new IntegrityError(
@@ -77,14 +93,5 @@ async function readChunk(store: ChunkStore, entry: FileEntry, index: number): Pr
     )
   }
 
-  markUnchanging(bytes)
   return bytes
-}
-
-/**
- * A fresh buffer for each chunk: the consumer may keep what it is given (an output batch, a
- * write in flight), so memory is never handed out twice.
- */
-function sharedBuffer(size: number): Buffer {
-  return Buffer.from(new SharedArrayBuffer(size)) as unknown as Buffer
 }

@@ -1,7 +1,9 @@
+import { release } from '../buffer-pool.ts'
 import { OUTPUT_BATCH_BYTES } from './constants.ts'
 
 // Gathers small buffers (folder extents, padding, the chunks of small files) into batches of
-// about a mebibyte, so the consumer sees few large writes; large chunks pass through uncopied.
+// about a mebibyte, so the consumer sees few large writes; large chunks pass through uncopied
+// (a pooled chunk with its reference, see buffer-pool.ts; a copied one is released).
 // Each batch is a fresh buffer: the consumer may keep what it was given.
 
 const PASS_THROUGH_BYTES = 64 * 1024
@@ -28,6 +30,8 @@ export class OutputBatcher {
 
     this.batch.set(bytes, this.used)
     this.used += bytes.length
+    // Copied: a pooled piece's reference ends here (buffer-pool.ts).
+    release(bytes)
   }
 
   /** Adds zero bytes, e.g. the padding to a sector boundary. */

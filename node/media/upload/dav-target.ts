@@ -4,6 +4,7 @@ import { type IncomingMessage, request } from 'node:http'
 import { request as requestTls } from 'node:https'
 import { IntegrityError, PressmeshError } from '../../../protocol/errors.ts'
 import { type Logger, logger } from '../../../protocol/logger.ts'
+import { release } from '../buffer-pool.ts'
 import { DigestTap, type FileDigest, tapped } from '../digest-tap.ts'
 import type { MediumFile } from '../medium.ts'
 import { checkSize } from './folder-target.ts'
@@ -98,7 +99,8 @@ async function put(url: URL, file: MediumFile, options: StoreOptions): Promise<F
     for await (const piece of sourceMarked(
       tapped(file.bytes(options.signal), tap, options.onBytes),
     )) {
-      if (!req.write(piece)) {
+      // Pooled memory (buffer-pool.ts) is released once the socket is done with it.
+      if (!req.write(piece, () => release(piece))) {
         await Promise.race([once(req, 'drain'), replied])
       }
 

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { type FileHandle, mkdir, open, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { IntegrityError } from '../../../protocol/errors.ts'
+import { IntegrityError, PressmeshError } from '../../../protocol/errors.ts'
+import { release } from '../buffer-pool.ts'
 import { DigestTap, type FileDigest, tapped } from '../digest-tap.ts'
 import type { MediumFile } from '../medium.ts'
 import type { MediaTarget, StoreOptions } from './target.ts'
@@ -56,7 +57,10 @@ async function storeInFolder(
   }
 }
 
-/** Gathers pieces into large writes and keeps one write in flight while the next gathers. */
+/**
+ * Gathers pieces into large writes and keeps one write in flight while the next gathers. Pooled
+ * pieces (buffer-pool.ts) are released once written.
+ */
 async function writeAll(handle: FileHandle, bytes: AsyncIterable<Uint8Array>): Promise<void> {
   let batch: Uint8Array[] = []
   let batchBytes = 0
@@ -69,7 +73,7 @@ async function writeAll(handle: FileHandle, bytes: AsyncIterable<Uint8Array>): P
 
       if (batchBytes >= WRITE_BYTES) {
         await writing
-        writing = handle.writev(batch as NodeJS.ArrayBufferView[])
+        writing = writeBatch(handle, batch, batchBytes)
         batch = []
         batchBytes = 0
       }
@@ -77,10 +81,26 @@ async function writeAll(handle: FileHandle, bytes: AsyncIterable<Uint8Array>): P
 
     await writing
     if (batch.length > 0) {
-      await handle.writev(batch as NodeJS.ArrayBufferView[])
+      await writeBatch(handle, batch, batchBytes)
     }
   } finally {
     await writing.catch(() => undefined)
+  }
+}
+
+async function writeBatch(handle: FileHandle, batch: Uint8Array[], bytes: number): Promise<void> {
+  const { bytesWritten } = await handle.writev(batch as NodeJS.ArrayBufferView[])
+
+  // libuv writes the rest of a short write itself; a shortfall left is a failed write.
+  if (bytesWritten !== bytes) {
+    throw new PressmeshError(
+      'MEDIA_WRITE_SHORT',
+      `wrote ${bytesWritten} of ${bytes} bytes; is the disk full?`,
+    )
+  }
+
+  for (const piece of batch) {
+    release(piece)
   }
 }
 
