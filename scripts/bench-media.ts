@@ -8,8 +8,13 @@
 // tool followed by sha256sum. The image tools alone are timed too, as the ceiling to compare
 // with. Pressmesh runs in this process from a chunk store filled beforehand (indexing is not
 // timed); the tools read the tree from the page cache. Runs are interleaved; best and median.
+// Each run's CPU time is logged too (all of this process's threads for Pressmesh, the tool and
+// its children for a tool): on this virtual machine, writing into the page cache now and then
+// costs several times the usual system time, for the tools as for Pressmesh; the CPU figures
+// tell such a run (more CPU time) from one that waited for a core (the same CPU time, longer).
 import { spawnSync } from 'node:child_process'
 import { createCipheriv, generateKeyPairSync } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, open, readFile, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -32,10 +37,15 @@ interface Row {
   seconds?: number
   medianSeconds?: number
   mbPerSecond?: number
+  /** CPU time of the median run (all threads; a tool's with its children), seconds. */
+  medianCpuSeconds?: number
   note?: string
 }
 
 type Job = () => Promise<void>
+
+/** USER_HZ, the unit of /proc/<pid>/stat times: 100 on every Linux architecture in use. */
+const CLOCK_TICKS = 100
 
 const { values } = parseArgs({
   options: {
@@ -94,6 +104,7 @@ try {
     ['pressmesh pack img (+ sums, signature)', () => pack(imgMedium(input, { name: 'b' }), out)],
   ]
   const times = new Map<string, number[]>()
+  const cpuTimes = new Map<string, number[]>()
   load.start = loadavg()[0]
 
   for (let run = 0; run < runs; run++) {
@@ -105,34 +116,40 @@ try {
       await rm(out, { recursive: true, force: true })
       await mkdir(out)
       spawnSync('sync')
+      const cpuBefore = cpuSeconds()
       const started = performance.now()
       await job()
       const seconds = (performance.now() - started) / 1000
+      const cpu = cpuSeconds() - cpuBefore
       times.set(name, [...(times.get(name) ?? []), seconds])
-      log(`run ${run + 1}/${runs} ${name}: ${seconds.toFixed(2)} s`)
+      cpuTimes.set(name, [...(cpuTimes.get(name) ?? []), cpu])
+      log(`run ${run + 1}/${runs} ${name}: ${seconds.toFixed(2)} s, ${cpu.toFixed(2)} CPU-s`)
     }
   }
 
   load.end = loadavg()[0]
   await store.close()
   await hashWorker.stop()
-  report(systems.map(([name, job]) => row(name, typeof job === 'string' ? job : times.get(name)!)))
+  report(
+    systems.map(([name, job]) =>
+      typeof job === 'string' ? { system: name, note: job } : row(name, times, cpuTimes),
+    ),
+  )
 } finally {
   await rm(work, { recursive: true, force: true })
 }
 
-function row(system: string, result: number[] | string): Row {
-  if (typeof result === 'string') {
-    return { system, note: result }
-  }
-
-  const sorted = [...result].sort((a, b) => a - b)
-  const seconds = sorted[0]
+function row(system: string, times: Map<string, number[]>, cpuTimes: Map<string, number[]>): Row {
+  const result = times.get(system)!
+  const sorted = result.map((seconds, run) => ({ seconds, cpu: cpuTimes.get(system)![run] }))
+  sorted.sort((a, b) => a.seconds - b.seconds)
+  const median = sorted[Math.floor(sorted.length / 2)]
   return {
     system,
-    seconds,
-    medianSeconds: sorted[Math.floor(sorted.length / 2)],
-    mbPerSecond: size / seconds / 1e6,
+    seconds: sorted[0].seconds,
+    medianSeconds: median.seconds,
+    mbPerSecond: size / sorted[0].seconds / 1e6,
+    medianCpuSeconds: median.cpu,
   }
 }
 
@@ -161,14 +178,20 @@ function report(rows: Row[]): void {
     `\n${(size / 2 ** 30).toFixed(2)} GiB in ${fileCount} files, ${runs} runs, load average ` +
       `${load.start?.toFixed(1)} at the start, ${load.end?.toFixed(1)} at the end\n\n`,
   )
-  process.stdout.write('| system | best s | best MB/s | median s |\n| --- | ---: | ---: | ---: |\n')
+  process.stdout.write('| system | best s | best MB/s | median s | median CPU s |\n')
+  process.stdout.write('| --- | ---: | ---: | ---: | ---: |\n')
 
   for (const r of rows) {
     const cells =
       r.seconds === undefined
-        ? `${r.note} | | `
-        : `${r.seconds.toFixed(2)} | ${r.mbPerSecond!.toFixed(0)} | ${r.medianSeconds!.toFixed(2)}`
-    process.stdout.write(`| ${r.system} | ${cells} |\n`)
+        ? [r.note, '', '', '']
+        : [
+            r.seconds.toFixed(2),
+            r.mbPerSecond!.toFixed(0),
+            r.medianSeconds!.toFixed(2),
+            r.medianCpuSeconds!.toFixed(2),
+          ]
+    process.stdout.write(`| ${r.system} | ${cells.join(' | ')} |\n`)
   }
 
   process.stdout.write(
@@ -261,6 +284,18 @@ async function warm(root: string): Promise<void> {
   for (const path of list.trim().split('\n')) {
     await readFile(path)
   }
+}
+
+/**
+ * CPU time used so far by this process (all its threads) and by the tools it waited for, in
+ * seconds: user and system time from /proc/self/stat (Linux).
+ */
+function cpuSeconds(): number {
+  const stat = readFileSync('/proc/self/stat', 'latin1')
+  // Fields after the command (which may hold spaces) start at the state, field 3.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const [utime, stime, cutime, cstime] = fields.slice(11, 15).map(Number)
+  return (utime + stime + cutime + cstime) / CLOCK_TICKS
 }
 
 function log(line: string): void {
