@@ -8,7 +8,7 @@
 //
 // For each system and round: bytes sent by the origin / master size, seconds until the last
 // node is done, and that time against the physical limit (master size / origin cap).
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -89,6 +89,9 @@ try {
       }
 
       for (const [system, job] of systems) {
+        // Every system writes what it fetched to disk: start each one with the page cache's dirty
+        // pages of the previous one written out, so no system pays for another's writeback.
+        spawnSync('sync')
         log(`${label}: ${system}…`)
         const run = await job()
         if (!run) {
@@ -191,6 +194,7 @@ async function pressmesh(nginxPort: number, roundCap?: number): Promise<SwarmRun
   } finally {
     await Promise.all(started.map((node) => node.kill()))
     await proxy.close()
+    await rm(dir, { recursive: true, force: true })
   }
 }
 

@@ -10,6 +10,8 @@ export const HEDGE_AFTER_MS = 4_000
 export const ELECTION_WAIT_MS = 8_000
 /** Time after a fetch starts for the peers' wants to arrive before anyone goes to the origin. */
 export const SETTLE_MS = 600
+/** Sooner than SETTLE_MS once the set of interested nodes has not changed for this long. */
+export const SETTLE_QUIET_MS = 150
 /** Scheduling tick when nothing else wakes the fetcher. */
 export const TICK_MS = 100
 /** A peer that failed a request is skipped for this long. */

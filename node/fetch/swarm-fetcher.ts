@@ -19,6 +19,7 @@ import {
   PEER_COOLDOWN_MS,
   PEER_WINDOW,
   SETTLE_MS,
+  SETTLE_QUIET_MS,
   STALL_LIMIT_MS,
   TICK_MS,
 } from './constants.ts'
@@ -93,6 +94,9 @@ export class ManifestFetcher {
   private readonly peersBySite: Record<string, number> = {}
   private readonly progress: FetchProgress
   private readonly started = Date.now()
+  /** Nodes interested in the manifest at the last pass, and since when that number held. */
+  private interested = 0
+  private interestSince = Date.now()
   private locations: Array<{ path: string; offset: number }> | undefined
   private originLoad = 0
   private originDownUntil = 0
@@ -155,7 +159,7 @@ export class ManifestFetcher {
 
   private schedule(): void {
     const now = Date.now()
-    const settled = now - this.started >= SETTLE_MS
+    const settled = this.settled(now)
     const batches = new Map<string, number[]>()
 
     for (const index of this.neededByRarity()) {
@@ -191,6 +195,26 @@ export class ManifestFetcher {
         void this.fromPeer(indices.slice(at, at + PEER_BATCH), peer)
       }
     }
+  }
+
+  /**
+   * Whether the nodes that want this manifest have had time to say so, so that the elections
+   * for origin reads are held among all of them: SETTLE_MS after the start at the latest, or
+   * as soon as no new one has appeared for SETTLE_QUIET_MS (nodes asked at the same moment
+   * hear of each other within milliseconds).
+   */
+  private settled(now: number): boolean {
+    const interested = this.ctx.view.interested(this.known.id, this.options.origin?.url)
+
+    if (interested !== this.interested) {
+      this.interested = interested
+      this.interestSince = now
+    }
+
+    return (
+      now - this.started >= SETTLE_MS ||
+      (now - this.started >= SETTLE_QUIET_MS && now - this.interestSince >= SETTLE_QUIET_MS)
+    )
   }
 
   /** Needed chunks that are not in flight, those with the fewest holders first. */

@@ -142,6 +142,11 @@ export class SwarmView {
    * that announced they want the master but have not announced the manifest yet count too, so
    * that nodes that start at slightly different times agree on who is elected.
    */
+  /** How many nodes (this one included) want the manifest, or its master, now. */
+  interested(manifest: ContentId, master?: string): number {
+    return this.wanting(manifest, -1, undefined, master).length
+  }
+
   wanting(manifest: ContentId, index: number, site?: string, master?: string): string[] {
     const peers = [this.self]
     const announced = this.haves.get(manifest)
