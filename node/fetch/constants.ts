@@ -1,7 +1,9 @@
-/** Chunks in flight from one peer. */
-export const PEER_WINDOW = 8
+/** Bytes of chunks asked of one peer and not answered yet (at least one chunk). */
+export const PEER_WINDOW_BYTES = 16 * 1024 * 1024
+/** Bytes of chunks asked of all peers together and not answered yet (at least one chunk). */
+export const FETCH_WINDOW_BYTES = 64 * 1024 * 1024
 /** Chunks asked for in one request (one stream) to a peer. */
-export const PEER_BATCH = 4
+export const PEER_BATCH = 8
 /** Range requests in flight to the storage server from one node. */
 export const ORIGIN_CONCURRENCY = 4
 /** A request slower than this gets a second source (hedging). */

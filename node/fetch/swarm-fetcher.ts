@@ -12,12 +12,13 @@ import type { SwarmView } from '../mesh/swarm-view.ts'
 import type { NodeMetrics } from '../metrics.ts'
 import {
   ELECTION_WAIT_MS,
+  FETCH_WINDOW_BYTES,
   HEDGE_AFTER_MS,
   ORIGIN_CONCURRENCY,
   ORIGIN_COOLDOWN_MS,
   PEER_BATCH,
   PEER_COOLDOWN_MS,
-  PEER_WINDOW,
+  PEER_WINDOW_BYTES,
   SETTLE_MS,
   SETTLE_QUIET_MS,
   STALL_LIMIT_MS,
@@ -26,8 +27,9 @@ import {
 import type { Origin } from './origin.ts'
 
 // The swarm fetcher brings every chunk of one manifest into the local store:
-// - rarest chunks first, each from a peer that holds it, at most PEER_WINDOW chunks in flight
-//   per peer, asked for PEER_BATCH at a time on one stream (a stream per chunk cost more than
+// - rarest chunks first, each from a peer that holds it, at most PEER_WINDOW_BYTES in flight
+//   per peer and FETCH_WINDOW_BYTES in all, asked for PEER_BATCH at a time on one stream (a
+//   stream per chunk cost more than
 //   the chunk's bytes), peers of this node's site before peers afar;
 // - a chunk only peers of other sites hold is pulled across by one node of this site, chosen by
 //   rendezvous hashing over the site's nodes that want it; the others wait for its announcement;
@@ -88,7 +90,9 @@ export class ManifestFetcher {
   private readonly state: Uint8Array
   private readonly waitingSince: Float64Array
   private readonly attempts = new Map<number, Attempt[]>()
+  /** Bytes of chunks asked of each peer and not answered yet. */
   private readonly peerLoad = new Map<string, number>()
+  private peerBytes = 0
   private readonly cooldown = new Map<string, number>()
   private readonly missing = new Set<string>()
   private readonly peersBySite: Record<string, number> = {}
@@ -274,15 +278,23 @@ export class ManifestFetcher {
 
   /** Adds the chunk to this pass's batch for the least loaded of `peers` with room. */
   private tryPeer(index: number, peers: string[], batches: Map<string, number[]>): boolean {
-    const load = (peer: string) => (this.peerLoad.get(peer) ?? 0) + (batches.get(peer)?.length ?? 0)
+    const size = this.sizes[index]
+    // Always room for one chunk, however large, so that no chunk waits forever.
+    if (this.peerBytes > 0 && this.peerBytes + size > FETCH_WINDOW_BYTES) {
+      return false
+    }
+
+    const load = (peer: string) => this.peerLoad.get(peer) ?? 0
     const peer = peers
-      .filter((candidate) => load(candidate) < PEER_WINDOW)
+      .filter((candidate) => load(candidate) === 0 || load(candidate) + size <= PEER_WINDOW_BYTES)
       .sort((a, b) => load(a) - load(b))[0]
 
     if (peer === undefined) {
       return false
     }
 
+    this.peerLoad.set(peer, load(peer) + size)
+    this.peerBytes += size
     const batch = batches.get(peer) ?? []
     batch.push(index)
     batches.set(peer, batch)
@@ -330,13 +342,14 @@ export class ManifestFetcher {
       attempt.controller.signal.addEventListener('abort', callOff, { once: true })
     }
 
-    this.peerLoad.set(peer, (this.peerLoad.get(peer) ?? 0) + indices.length)
     const answered = new Set<number>()
     const storing: Promise<void>[] = []
     const finish = (position: number) => {
       if (!answered.has(position)) {
         answered.add(position)
-        this.peerLoad.set(peer, (this.peerLoad.get(peer) ?? 1) - 1)
+        const size = this.sizes[indices[position]]
+        this.peerLoad.set(peer, (this.peerLoad.get(peer) ?? size) - size)
+        this.peerBytes -= size
         this.end(indices[position], attempts[position])
       }
     }
