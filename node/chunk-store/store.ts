@@ -105,7 +105,7 @@ export class ChunkStore {
   private totalBytes = 0
   private reservedBytes = 0
   /** The latest written chunks' bytes, oldest first; never changed once put here. */
-  private readonly recent = new Map<ContentId, readonly Uint8Array[]>()
+  private readonly recent = new Map<ContentId, { pieces: readonly Uint8Array[]; size: number }>()
   private readonly recentLimit: number
   private recentSize = 0
 
@@ -189,7 +189,7 @@ export class ChunkStore {
 
     if (recent !== undefined) {
       this.touch(id)
-      return recent
+      return recent.pieces
     }
 
     return [await this.get(id)]
@@ -206,7 +206,8 @@ export class ChunkStore {
     const recent = this.recent.get(id)
     if (recent !== undefined) {
       this.touch(id)
-      return copyPieces(recent, options.allocate?.(record.size) ?? Buffer.allocUnsafe(record.size))
+      const into = options.allocate?.(record.size) ?? Buffer.allocUnsafe(record.size)
+      return copyPieces(recent.pieces, into)
     }
 
     const checked = this.verified.has(id)
@@ -384,25 +385,25 @@ export class ChunkStore {
       return
     }
 
-    this.recent.set(id, pieces)
+    this.recent.set(id, { pieces, size })
     this.recentSize += size
 
-    for (const [oldest, bytes] of this.recent) {
+    for (const [oldest, entry] of this.recent) {
       if (this.recentSize <= this.recentLimit) {
         break
       }
 
       this.recent.delete(oldest)
-      this.recentSize -= piecesLength(bytes)
+      this.recentSize -= entry.size
     }
   }
 
   private drop(id: ContentId): void {
-    const bytes = this.recent.get(id)
+    const entry = this.recent.get(id)
 
-    if (bytes !== undefined) {
+    if (entry !== undefined) {
       this.recent.delete(id)
-      this.recentSize -= piecesLength(bytes)
+      this.recentSize -= entry.size
     }
   }
 
@@ -532,14 +533,6 @@ export class ChunkStore {
       }
     }
   }
-}
-
-function piecesLength(pieces: readonly Uint8Array[]): number {
-  let size = 0
-  for (const piece of pieces) {
-    size += piece.length
-  }
-  return size
 }
 
 function copyPieces(pieces: readonly Uint8Array[], into: Buffer): Buffer {

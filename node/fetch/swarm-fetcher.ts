@@ -29,8 +29,8 @@ import type { Origin } from './origin.ts'
 // The swarm fetcher brings every chunk of one manifest into the local store:
 // - rarest chunks first, each from a peer that holds it, at most PEER_WINDOW_BYTES in flight
 //   per peer and FETCH_WINDOW_BYTES in all, asked for PEER_BATCH at a time on one stream (a
-//   stream per chunk cost more than
-//   the chunk's bytes), peers of this node's site before peers afar;
+//   stream per chunk cost more than the chunk's bytes), peers of this node's site before peers
+//   afar;
 // - a chunk only peers of other sites hold is pulled across by one node of this site, chosen by
 //   rendezvous hashing over the site's nodes that want it; the others wait for its announcement;
 // - a chunk nobody holds is read from the storage server by one node of the whole mesh, chosen

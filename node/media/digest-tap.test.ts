@@ -7,16 +7,20 @@ import { pseudoRandomBytes, splitInto } from '../../test/helpers/random.ts'
 import { BufferPool, release } from './buffer-pool.ts'
 import { DigestTap, markUnchanging, tapped } from './digest-tap.ts'
 
+function digestOf(bytes: Uint8Array) {
+  return {
+    size: bytes.length,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    blake3: blake3Hex(bytes),
+  }
+}
+
 describe('hashing media on the way out', () => {
   it('gives the same SHA-256 and BLAKE3 inline and on the worker, for any pieces', async (t) => {
     const worker = new HashWorker()
     t.after(() => worker.stop())
     const bytes = pseudoRandomBytes(23 * 1024 * 1024 + 11, 8)
-    const expected = {
-      size: bytes.length,
-      sha256: createHash('sha256').update(bytes).digest('hex'),
-      blake3: blake3Hex(bytes),
-    }
+    const expected = digestOf(bytes)
 
     for (const sizes of [[512], [512, 1, 9 * 1024 * 1024, 4096], [4 * 1024 * 1024]]) {
       const inline = new DigestTap()
@@ -36,11 +40,7 @@ describe('hashing media on the way out', () => {
     const worker = new HashWorker()
     t.after(() => worker.stop())
     const bytes = pseudoRandomBytes(20 * 1024 * 1024 + 3, 9)
-    const expected = {
-      size: bytes.length,
-      sha256: createHash('sha256').update(bytes).digest('hex'),
-      blake3: blake3Hex(bytes),
-    }
+    const expected = digestOf(bytes)
     const sizes = [512, 70_000, 512, 3 * 1024 * 1024, 100, 1024 * 1024, 65_536]
     const pieces = [...splitInto(bytes, sizes)].map((piece, i) => {
       const shared = Buffer.from(new SharedArrayBuffer(piece.length))
@@ -71,11 +71,7 @@ describe('hashing media on the way out', () => {
     const worker = new HashWorker()
     t.after(() => worker.stop())
     const bytes = pseudoRandomBytes(40 * 1024 * 1024 + 7, 10)
-    const expected = {
-      size: bytes.length,
-      sha256: createHash('sha256').update(bytes).digest('hex'),
-      blake3: blake3Hex(bytes),
-    }
+    const expected = digestOf(bytes)
     const pool = new BufferPool()
     const sizes = [1024 * 1024, 300, 2 * 1024 * 1024 + 1, 64 * 1024, 40_000, 512 * 1024]
 

@@ -1,4 +1,4 @@
-import { Uint8ArrayList } from 'uint8arraylist'
+import type { Uint8ArrayList } from 'uint8arraylist'
 import { InvalidInputError } from '../errors.ts'
 import { bytesToId, CONTENT_ID_BYTES, type ContentId, idToBytes } from '../hash.ts'
 import { MAX_IDS_PER_REQUEST } from './constants.ts'
@@ -15,10 +15,6 @@ import { MAX_IDS_PER_REQUEST } from './constants.ts'
 export const FRAME_REQUEST = 0x01
 export const FRAME_DATA = 0x02
 export const FRAME_MISSING = 0x03
-
-export type ReplyFrame =
-  | { type: 'data'; id: ContentId; bytes: Uint8Array }
-  | { type: 'missing'; id: ContentId }
 
 /** A reply frame as it came off the stream, its data left in the pieces it arrived in. */
 export type ReplyPieces =
@@ -78,13 +74,6 @@ export function encodeMissing(id: ContentId): Uint8Array {
   frame[0] = FRAME_MISSING
   frame.set(idToBytes(id), 1)
   return frame
-}
-
-export function decodeReply(frame: Uint8Array): ReplyFrame {
-  const reply = decodeReplyPieces(new Uint8ArrayList(frame))
-  return reply.type === 'data'
-    ? { type: 'data', id: reply.id, bytes: frame.subarray(1 + CONTENT_ID_BYTES) }
-    : reply
 }
 
 /** Decodes a reply without joining its data into one buffer (a chunk arrives in many pieces). */
