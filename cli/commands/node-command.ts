@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import { serveNodeApp } from '../../node/http-api.ts'
+import { tuneHeapForStreaming } from '../../node/heap-tuning.ts'
 import { MeshNode, type NodeRole } from '../../node/mesh-node.ts'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { meshInfoSchema } from '../../protocol/api.ts'
@@ -60,6 +61,7 @@ export async function nodeCommand(argv: string[]): Promise<number> {
     },
   )
 
+  tuneHeapForStreaming()
   const log = logger('node')
   if (settings.coordinator !== undefined) {
     const mesh = await askCoordinator(settings.coordinator, log)
