@@ -4,8 +4,11 @@ export const PEER_WINDOW_BYTES = 16 * 1024 * 1024
 export const FETCH_WINDOW_BYTES = 64 * 1024 * 1024
 /** Chunks asked for in one request (one stream) to a peer. */
 export const PEER_BATCH = 8
-/** Range requests in flight to the storage server from one node. */
-export const ORIGIN_CONCURRENCY = 4
+/**
+ * Range requests in flight to the storage server from one node. A slot is held until the chunk
+ * is verified and stored, so with fewer a busy node left the capped origin idle between passes.
+ */
+export const ORIGIN_CONCURRENCY = 8
 /** A request slower than this gets a second source (hedging). */
 export const HEDGE_AFTER_MS = 4_000
 /** How long a node waits for the elected node (origin fetcher or site puller) before acting. */
