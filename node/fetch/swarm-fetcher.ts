@@ -8,7 +8,7 @@ import type { ChunkStore } from '../chunk-store/store.ts'
 import type { GossipAgent } from '../mesh/gossip-agent.ts'
 import type { KnownManifest } from '../mesh/manifest-registry.ts'
 import { requestChunks } from '../mesh/peer-client.ts'
-import type { SwarmView } from '../mesh/swarm-view.ts'
+import type { Survey, SwarmView } from '../mesh/swarm-view.ts'
 import type { NodeMetrics } from '../metrics.ts'
 import {
   ELECTION_WAIT_MS,
@@ -165,34 +165,33 @@ export class ManifestFetcher {
     const now = Date.now()
     const settled = this.settled(now)
     const batches = new Map<string, number[]>()
+    const survey = this.ctx.view.survey(this.known.id, this.options.origin?.url)
 
-    for (const index of this.neededByRarity()) {
-      const holders = this.usableHolders(index, now)
+    for (const [index, all] of this.neededByRarity(survey)) {
+      const holders = this.usable(all, index, now)
       const near = holders.filter((peer) => this.ctx.view.siteOf(peer) === this.ctx.view.site)
       // A holder this node is cooling down from (a failed request) still holds the chunk: try
       // it again after the cool-down rather than read the chunk from the storage server again.
       // Only a holder that answered "missing" is given up on for that chunk.
-      const originAllowed = !this.ctx.view
-        .holders(this.known.id, index)
-        .some((peer) => !this.missing.has(`${peer}:${index}`))
+      const originAllowed = !all.some((peer) => !this.missing.has(`${peer}:${index}`))
 
       if (near.length > 0) {
         this.tryPeer(index, near, batches)
       } else if (holders.length > 0) {
-        if (settled && this.elected(index, this.ctx.view.site)) {
+        if (settled && this.elected(survey, index, this.ctx.view.site)) {
           this.tryPeer(index, holders, batches)
         }
       } else if (
         originAllowed &&
         this.options.origin !== undefined &&
         settled &&
-        this.elected(index)
+        this.elected(survey, index)
       ) {
         this.tryOrigin(index, now)
       }
     }
 
-    this.hedge(now, batches)
+    this.hedge(survey, now, batches)
 
     for (const [peer, indices] of batches) {
       for (let at = 0; at < indices.length; at += PEER_BATCH) {
@@ -221,25 +220,27 @@ export class ManifestFetcher {
     )
   }
 
-  /** Needed chunks that are not in flight, those with the fewest holders first. */
-  private neededByRarity(): number[] {
-    const needed: Array<[number, number]> = []
+  /**
+   * Needed chunks that are not in flight with their holders, those with the fewest holders
+   * first.
+   */
+  private neededByRarity(survey: Survey): Array<[number, string[]]> {
+    const needed: Array<[number, string[]]> = []
 
     for (let i = 0; i < this.ids.length; i++) {
       if (this.state[i] === NEEDED) {
-        needed.push([i, this.ctx.view.holders(this.known.id, i).length])
+        needed.push([i, survey.holders(i)])
       }
     }
 
-    return needed.sort((a, b) => a[1] - b[1] || a[0] - b[0]).map(([index]) => index)
+    return needed.sort((a, b) => a[1].length - b[1].length || a[0] - b[0])
   }
 
-  private usableHolders(index: number, now: number): string[] {
-    return this.ctx.view
-      .holders(this.known.id, index)
-      .filter(
-        (peer) => (this.cooldown.get(peer) ?? 0) <= now && !this.missing.has(`${peer}:${index}`),
-      )
+  /** The holders this node may ask now: not cooling down, and not known to lack the chunk. */
+  private usable(holders: string[], index: number, now: number): string[] {
+    return holders.filter(
+      (peer) => (this.cooldown.get(peer) ?? 0) <= now && !this.missing.has(`${peer}:${index}`),
+    )
   }
 
   /**
@@ -247,10 +248,8 @@ export class ManifestFetcher {
    * as long as that one keeps announcing new chunks; after ELECTION_WAIT_MS of silence from it
    * (dead, stuck or cut off) it acts itself.
    */
-  private elected(index: number, site?: string): boolean {
-    const candidates = this.ctx.view.wanting(this.known.id, index, site, this.options.origin?.url)
-
-    const winner = rendezvous(this.ids[index], candidates)
+  private elected(survey: Survey, index: number, site?: string): boolean {
+    const winner = rendezvous(this.ids[index], survey.wanting(index, site))
 
     if (winner === this.ctx.view.self) {
       return true
@@ -312,14 +311,14 @@ export class ManifestFetcher {
     return true
   }
 
-  private hedge(now: number, batches: Map<string, number[]>): void {
+  private hedge(survey: Survey, now: number, batches: Map<string, number[]>): void {
     for (const [index, attempts] of this.attempts) {
       if (attempts.length !== 1 || now - attempts[0].started < HEDGE_AFTER_MS) {
         continue
       }
 
       // Only another peer: a second read from the storage server would defeat its purpose.
-      const others = this.usableHolders(index, now).filter(
+      const others = this.usable(survey.holders(index), index, now).filter(
         (peer) => `peer:${peer}` !== attempts[0].source,
       )
       this.tryPeer(index, others, batches)

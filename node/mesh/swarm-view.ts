@@ -16,6 +16,14 @@ interface PeerHave {
   site: string
 }
 
+/** See SwarmView.survey. */
+export interface Survey {
+  /** Connected, unbanned peers whose bitfield for the manifest has the chunk. */
+  holders(index: number): string[]
+  /** This node and the live peers that want the manifest (or its master) and lack the chunk. */
+  wanting(index: number, site?: string): string[]
+}
+
 export class SwarmView {
   private readonly presence = new Map<string, Presence>()
   private readonly seen = new Map<string, number>()
@@ -137,16 +145,16 @@ export class SwarmView {
     return holders
   }
 
-  /**
-   * Live, unbanned peers that want the manifest and lack the chunk, this node included. Peers
-   * that announced they want the master but have not announced the manifest yet count too, so
-   * that nodes that start at slightly different times agree on who is elected.
-   */
   /** How many nodes (this one included) want the manifest, or its master, now. */
   interested(manifest: ContentId, master?: string): number {
     return this.wanting(manifest, -1, undefined, master).length
   }
 
+  /**
+   * Live, unbanned peers that want the manifest and lack the chunk, this node included. Peers
+   * that announced they want the master but have not announced the manifest yet count too, so
+   * that nodes that start at slightly different times agree on who is elected.
+   */
   wanting(manifest: ContentId, index: number, site?: string, master?: string): string[] {
     const peers = [this.self]
     const announced = this.haves.get(manifest)
@@ -174,6 +182,59 @@ export class SwarmView {
     }
 
     return peers
+  }
+
+  /**
+   * One look at who holds and who wants a manifest's chunks, taken once per scheduling pass: the
+   * peers' liveness, connections and bans are checked once instead of once per chunk. It answers
+   * as holders() and wanting() would have at the moment it was taken.
+   */
+  survey(manifest: ContentId, master?: string): Survey {
+    const self = this.self
+    const holding: Bitfield[] = []
+    const holdingPeers: string[] = []
+    // This node first, always (as in wanting()); then peers, each with its bitfield if it has one.
+    const wanters: Array<{ peer: string; bits?: Bitfield; site: string }> = []
+    const announced = this.haves.get(manifest)
+
+    for (const [peer, have] of announced ?? []) {
+      if (this.usable(peer)) {
+        holding.push(have.bits)
+        holdingPeers.push(peer)
+      }
+      if (have.wanting && this.alive(peer)) {
+        wanters.push({ peer, bits: have.bits, site: have.site })
+      }
+    }
+
+    if (master !== undefined) {
+      for (const [peer, presence] of this.presence) {
+        if (!announced?.has(peer) && presence.wants.includes(master) && this.alive(peer)) {
+          wanters.push({ peer, site: presence.site })
+        }
+      }
+    }
+
+    return {
+      holders(index) {
+        const found: string[] = []
+        for (let i = 0; i < holding.length; i++) {
+          if (holding[i].has(index)) {
+            found.push(holdingPeers[i])
+          }
+        }
+        return found
+      },
+      wanting(index, site) {
+        const found = [self]
+        for (const wanter of wanters) {
+          if ((site === undefined || wanter.site === site) && !wanter.bits?.has(index)) {
+            found.push(wanter.peer)
+          }
+        }
+        return found
+      },
+    }
   }
 
   /** Live peers that announced they want a master they have no manifest for. */
