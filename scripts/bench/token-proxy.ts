@@ -39,19 +39,27 @@ export async function startTokenProxy(
     sockets.add(upstream)
     client.pipe(upstream)
 
+    // Hands a piece on and stops reading from nginx until the client has taken it, so that a
+    // slow client is pushed back on as a real uplink would push back, not buffered here.
+    const forward = (piece: Buffer) => {
+      if (!client.write(piece)) {
+        upstream.pause()
+        client.once('drain', () => upstream.resume())
+      }
+    }
     upstream.on('data', (piece: Buffer) => {
       bytes += piece.length
       const wait = reserve(piece.length)
 
       if (wait <= 0) {
-        client.write(piece)
+        forward(piece)
         return
       }
 
       upstream.pause()
       setTimeout(() => {
-        client.write(piece)
         upstream.resume()
+        forward(piece)
       }, wait)
     })
     upstream.on('end', () => client.end())
