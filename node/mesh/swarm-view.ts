@@ -20,7 +20,7 @@ interface PeerHave {
 export interface Survey {
   /** Connected, unbanned peers whose bitfield for the manifest has the chunk. */
   holders(index: number): string[]
-  /** This node and the live peers that want the manifest (or its master) and lack the chunk. */
+  /** This node and the live peers (of `site`, if given) that want the chunk and lack it. */
   wanting(index: number, site?: string): string[]
 }
 
@@ -134,66 +134,28 @@ export class SwarmView {
 
   /** Connected, unbanned peers whose bitfield for the manifest has the chunk. */
   holders(manifest: ContentId, index: number): string[] {
-    const holders: string[] = []
-
-    for (const [peer, have] of this.haves.get(manifest) ?? []) {
-      if (have.bits.has(index) && this.usable(peer)) {
-        holders.push(peer)
-      }
-    }
-
-    return holders
+    return this.survey(manifest).holders(index)
   }
 
   /** How many nodes (this one included) want the manifest, or its master, now. */
   interested(manifest: ContentId, master?: string): number {
-    return this.wanting(manifest, -1, undefined, master).length
+    return this.survey(manifest, master).wanting(-1).length
   }
 
   /**
-   * Live, unbanned peers that want the manifest and lack the chunk, this node included. Peers
-   * that announced they want the master but have not announced the manifest yet count too, so
-   * that nodes that start at slightly different times agree on who is elected.
-   */
-  wanting(manifest: ContentId, index: number, site?: string, master?: string): string[] {
-    const peers = [this.self]
-    const announced = this.haves.get(manifest)
-
-    for (const [peer, have] of announced ?? []) {
-      if (have.wanting && !have.bits.has(index) && this.alive(peer)) {
-        if (site === undefined || have.site === site) {
-          peers.push(peer)
-        }
-      }
-    }
-
-    if (master !== undefined) {
-      for (const [peer, presence] of this.presence) {
-        const sameSite = site === undefined || presence.site === site
-        if (
-          sameSite &&
-          !announced?.has(peer) &&
-          presence.wants.includes(master) &&
-          this.alive(peer)
-        ) {
-          peers.push(peer)
-        }
-      }
-    }
-
-    return peers
-  }
-
-  /**
-   * One look at who holds and who wants a manifest's chunks, taken once per scheduling pass: the
-   * peers' liveness, connections and bans are checked once instead of once per chunk. It answers
-   * as holders() and wanting() would have at the moment it was taken.
+   * Who holds and who wants a manifest's chunks, as of now. A scheduling pass takes one and asks
+   * it about every chunk: the peers' liveness, connections and bans are checked once, not once
+   * per chunk. Holders must be connected and unbanned; wanters must be live (heard from within
+   * PRESENCE_TTL_MS) and unbanned, and this node always counts as one. Peers that announced they
+   * want the master but have not announced the manifest yet count as wanting every chunk, so that
+   * nodes that start at slightly different times agree on who is elected.
    */
   survey(manifest: ContentId, master?: string): Survey {
     const self = this.self
     const holding: Bitfield[] = []
     const holdingPeers: string[] = []
-    // This node first, always (as in wanting()); then peers, each with its bitfield if it has one.
+    // Peers that want chunks, each with its bitfield if it announced one (this node is added to
+    // every answer).
     const wanters: Array<{ peer: string; bits?: Bitfield; site: string }> = []
     const announced = this.haves.get(manifest)
 
