@@ -4,7 +4,7 @@ import { setFlagsFromString } from 'node:v8'
  * How far above the live heap V8 may let the old generation (plus the buffer memory allocated
  * since the last full collection) grow before it starts the next full collection, in percent.
  */
-export const HEAP_GROWING_PERCENT = 400
+const HEAP_GROWING_PERCENT = 400
 
 /**
  * Lets a node's old generation grow to five times its live heap between full collections.
@@ -16,9 +16,9 @@ export const HEAP_GROWING_PERCENT = 400
  * traffic, each costing about 100 ms of CPU; a fixed factor of 5 cuts their number about
  * threefold. The flag is read each time the limit is set, so setting it after start is safe.
  */
-export function tuneHeapForStreaming(percent = HEAP_GROWING_PERCENT): void {
+export function tuneHeapForStreaming(): void {
   if (process.env.PRESSMESH_HEAP_TUNING === 'off') {
     return
   }
-  setFlagsFromString(`--heap-growing-percent=${percent}`)
+  setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`)
 }

@@ -170,10 +170,6 @@ export class ManifestFetcher {
     for (const [index, all] of this.neededByRarity(survey)) {
       const holders = this.usable(all, index, now)
       const near = holders.filter((peer) => this.ctx.view.siteOf(peer) === this.ctx.view.site)
-      // A holder this node is cooling down from (a failed request) still holds the chunk: try
-      // it again after the cool-down rather than read the chunk from the storage server again.
-      // Only a holder that answered "missing" is given up on for that chunk.
-      const originAllowed = !all.some((peer) => !this.missing.has(`${peer}:${index}`))
 
       if (near.length > 0) {
         this.tryPeer(index, near, batches)
@@ -182,7 +178,10 @@ export class ManifestFetcher {
           this.tryPeer(index, holders, batches)
         }
       } else if (
-        originAllowed &&
+        // A holder this node is cooling down from (a failed request) still holds the chunk: try
+        // it again after the cool-down rather than read the chunk from the storage server again.
+        // Only a holder that answered "missing" is given up on for that chunk.
+        all.every((peer) => this.missing.has(`${peer}:${index}`)) &&
         this.options.origin !== undefined &&
         settled &&
         this.elected(survey, index)

@@ -59,8 +59,7 @@ async function serve(
     const ids = decodeRequest(request.subarray(), kind === 'manifest' ? 1 : MAX_IDS_PER_REQUEST)
 
     for (const id of ids) {
-      const manifest = init.manifests.get(id)?.bytes
-      const pieces = kind === 'chunks' ? await readChunk(init, id) : manifest && [manifest]
+      const pieces = kind === 'chunks' ? await readChunk(init, id) : manifestPieces(init, id)
       await lp.write(
         pieces ? new Uint8ArrayList(encodeDataHeader(id), ...pieces) : encodeMissing(id),
       )
@@ -77,6 +76,11 @@ async function serve(
     init.log.debug({ peer, err: errorMessage(err) }, 'request from peer failed, resetting stream')
     stream.abort(err instanceof Error ? err : new Error(String(err)))
   }
+}
+
+function manifestPieces(init: ChunkServiceInit, id: string): Uint8Array[] | undefined {
+  const bytes = init.manifests.get(id)?.bytes
+  return bytes && [bytes]
 }
 
 async function readChunk(
