@@ -8,4 +8,6 @@ COPY node ./node
 COPY coordinator ./coordinator
 COPY cli ./cli
 ENV PRESSMESH_LOG_FORMAT=json
+# malloc settings for node processes (see NODE_MALLOC_TUNABLES in node/heap-tuning.ts)
+ENV GLIBC_TUNABLES=glibc.malloc.mmap_threshold=8388608:glibc.malloc.trim_threshold=536870912
 ENTRYPOINT ["node", "cli/bin/pressmesh.js"]

@@ -22,3 +22,27 @@ export function tuneHeapForStreaming(): void {
   }
   setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`)
 }
+
+/**
+ * glibc malloc settings for a node process, as the GLIBC_TUNABLES environment variable: buffers
+ * under 8 MiB come from malloc's heap rather than from a fresh mmap each, and freed memory stays
+ * in the process until 512 MiB of it is free at the heap's top (glibc's default gives memory back
+ * at 128 KiB, and its adaptive thresholds settle at about twice the largest buffer freed).
+ *
+ * A node frees and allocates chunk-sized buffers all the time; handing their pages back and
+ * faulting fresh ones in for the next buffer costs a page fault per 4 KiB, and on a virtual
+ * machine that returns idle memory to its host, more. Measured on the four-node benchmark round:
+ * about 10% fewer page faults per node and about 4% less CPU. malloc reads the variable only when a
+ * process starts, so it is set for the child by whatever starts a node (`pressmesh dev`, the
+ * container image, the test and benchmark helpers).
+ */
+export const NODE_MALLOC_TUNABLES =
+  'glibc.malloc.mmap_threshold=8388608:glibc.malloc.trim_threshold=536870912'
+
+/** The environment for a child node process: `env` with NODE_MALLOC_TUNABLES unless it sets its own. */
+export function withMallocTuning(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  if (env.GLIBC_TUNABLES !== undefined || env.PRESSMESH_MALLOC_TUNING === 'off') {
+    return env
+  }
+  return { ...env, GLIBC_TUNABLES: NODE_MALLOC_TUNABLES }
+}

@@ -17,6 +17,7 @@ import { writePrivate } from '../../protocol/mesh/keys.ts'
 import { startStorageServer } from '../dev/storage-server.ts'
 import { UsageError } from '../exit-codes.ts'
 import { ensureSampleMaster, SAMPLE_VERSION } from '../sample-master.ts'
+import { withMallocTuning } from '../../node/heap-tuning.ts'
 
 export const DEV_USAGE = `usage: pressmesh dev [--data DIR] [--port PORT] [--mesh-port PORT]
                      [--storage-port PORT]                     [--no-sample-job]
@@ -246,7 +247,10 @@ async function spawnChild(data: string, name: string, args: string[]): Promise<C
   const log = createWriteStream(join(data, 'logs', `${name}.log`), { flags: 'a' })
   const child = spawn(process.execPath, [BIN, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, PRESSMESH_LOG_FORMAT: 'json' },
+    env:
+      args[0] === 'node'
+        ? withMallocTuning({ ...process.env, PRESSMESH_LOG_FORMAT: 'json' })
+        : { ...process.env, PRESSMESH_LOG_FORMAT: 'json' },
   })
   child.stderr?.pipe(log)
 

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { ChunkStore } from '../../node/chunk-store/store.ts'
 import { exportMaster } from '../../node/chunk-store/reassemble.ts'
 import { ManifestRegistry } from '../../node/mesh/manifest-registry.ts'
+import { withMallocTuning } from '../../node/heap-tuning.ts'
 
 // Real node processes for tests: `pressmesh node` on loopback, driven through their HTTP API.
 
@@ -60,11 +61,11 @@ export async function startNode(options: NodeOptions): Promise<TestNode> {
   ]
   const child = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
+    env: withMallocTuning({
       ...process.env,
       PRESSMESH_LOG_LEVEL: process.env.PRESSMESH_TEST_LOG ?? 'warn',
       PRESSMESH_LOG_FORMAT: 'json',
-    },
+    }),
   })
   let stderr = ''
   child.stderr?.on('data', (data) => {
