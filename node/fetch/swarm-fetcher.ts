@@ -201,9 +201,11 @@ export class ManifestFetcher {
 
   /**
    * Whether the nodes that want this manifest have had time to say so, so that the elections
-   * for origin reads are held among all of them: SETTLE_MS after the start at the latest, or
-   * as soon as no new one has appeared for SETTLE_QUIET_MS (nodes asked at the same moment
-   * hear of each other within milliseconds).
+   * for origin reads are held among all of them: SETTLE_MS after the start at the latest, as
+   * soon as no new one has appeared for SETTLE_QUIET_MS (nodes asked at the same moment hear of
+   * each other within milliseconds), or at once when every live node wants it, since then no
+   * other can join the election but one not heard from yet, which waiting would not reveal
+   * either.
    */
   private settled(now: number): boolean {
     const interested = this.ctx.view.interested(this.known.id, this.options.origin?.url)
@@ -215,7 +217,8 @@ export class ManifestFetcher {
 
     return (
       now - this.started >= SETTLE_MS ||
-      (now - this.started >= SETTLE_QUIET_MS && now - this.interestSince >= SETTLE_QUIET_MS)
+      (now - this.started >= SETTLE_QUIET_MS && now - this.interestSince >= SETTLE_QUIET_MS) ||
+      interested >= this.ctx.view.liveNodes()
     )
   }
 

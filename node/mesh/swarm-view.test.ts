@@ -101,3 +101,21 @@ test('a survey names the connected holders and the live wanters of each chunk', 
   assert.deepEqual(view.survey('c'.repeat(64)).holders(0), [])
   assert.deepEqual(view.survey('c'.repeat(64)).wanting(0), ['self'])
 })
+
+test('live nodes are this one and the peers heard from lately that are not banned', () => {
+  let clock = 1_000_000
+  const view = new SwarmView('self', 'north', () => clock)
+  assert.equal(view.liveNodes(), 1)
+
+  view.setPresence('p-old', presence('north'))
+  clock += 6_000
+  for (const peer of ['p-a', 'p-b', 'p-banned']) {
+    view.setPresence(peer, presence('south'))
+  }
+  view.ban('p-banned')
+  assert.equal(view.liveNodes(), 4)
+
+  // p-old's presence runs out; the others were heard from 5 s ago.
+  clock += 5_000
+  assert.equal(view.liveNodes(), 3)
+})

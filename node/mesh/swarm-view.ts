@@ -142,6 +142,17 @@ export class SwarmView {
     return this.survey(manifest, master).wanting(-1).length
   }
 
+  /** How many nodes are live now: this one and the peers heard from lately and not banned. */
+  liveNodes(): number {
+    let live = 1
+    for (const peer of this.seen.keys()) {
+      if (this.alive(peer)) {
+        live++
+      }
+    }
+    return live
+  }
+
   /**
    * Who holds and who wants a manifest's chunks, as of now. A scheduling pass takes one and asks
    * it about every chunk: the peers' liveness, connections and bans are checked once, not once
