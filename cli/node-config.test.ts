@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises'
 import { describe, it } from 'node:test'
 import { generateReleaseKeys, keyFingerprint } from '../node/media/release-key.ts'
 import { tempDir } from '../test/helpers/temp.ts'
-import { resolveNodeSettings, settingsFromEnv } from './node-config.ts'
+import { onOff, resolveNodeSettings, settingsFromEnv } from './node-config.ts'
 
 describe('node settings', () => {
   it('take slots and the release key from the environment, flags winning', async (t) => {
@@ -35,5 +35,15 @@ describe('node settings', () => {
     await assert.rejects(resolveNodeSettings({ releaseKey: `${dir}/none.pem` }), {
       code: 'KEY_NOT_FOUND',
     })
+  })
+
+  it('take direct writes as on or off from the environment, flags winning', async () => {
+    assert.equal((await resolveNodeSettings({})).config.directWrites, undefined)
+
+    const env = settingsFromEnv({ PRESSMESH_NODE_DIRECT_WRITES: 'off' })
+    assert.equal((await resolveNodeSettings(env)).config.directWrites, false)
+    assert.equal((await resolveNodeSettings(env, { directWrites: true })).config.directWrites, true)
+    assert.equal(onOff('ON', '--direct-writes'), true)
+    assert.throws(() => onOff('sometimes', '--direct-writes'), /must be on or off/)
   })
 })

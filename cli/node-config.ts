@@ -32,6 +32,8 @@ const fileSchema = z.strictObject({
   httpHost: z.string().optional(),
   /** Chunk store capacity, e.g. "64GiB". */
   capacity: z.string().optional(),
+  /** Write fetched chunks past the page cache (O_DIRECT) where possible; default true. */
+  directWrites: z.boolean().optional(),
   /** Tasks the node runs at once. */
   slots: z.number().int().min(1).max(64).optional(),
   /** Path of the release key's private half (pressmesh keygen --release): signs packed media. */
@@ -122,10 +124,29 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): NodeSettings {
     allowPeers: env.PRESSMESH_NODE_ALLOW_PEERS,
     http: number(env.PRESSMESH_NODE_HTTP, 'PRESSMESH_NODE_HTTP'),
     capacity: env.PRESSMESH_NODE_CAPACITY,
+    directWrites: onOff(env.PRESSMESH_NODE_DIRECT_WRITES, 'PRESSMESH_NODE_DIRECT_WRITES'),
     slots: number(env.PRESSMESH_NODE_SLOTS, 'PRESSMESH_NODE_SLOTS'),
     releaseKey: env.PRESSMESH_NODE_RELEASE_KEY,
     coordinator: env.PRESSMESH_NODE_COORDINATOR,
   }
+}
+
+/** `on` or `off` (also true/false, 1/0), as a boolean; undefined when unset. */
+export function onOff(value: string | undefined, name: string): boolean | undefined {
+  if (value === undefined) {
+    return undefined
+  }
+
+  const normalized = value.trim().toLowerCase()
+  if (['on', 'true', '1'].includes(normalized)) {
+    return true
+  }
+
+  if (['off', 'false', '0'].includes(normalized)) {
+    return false
+  }
+
+  throw new UsageError(`${name} must be on or off, got "${value}"`)
 }
 
 /** Merges the layers (later wins) and loads the key files they name. */
@@ -164,6 +185,7 @@ export async function resolveNodeSettings(
       psk: merged.psk ? await readPsk(merged.psk) : undefined,
       allowPeers: merged.allowPeers ? await readAllowList(merged.allowPeers) : undefined,
       capacityBytes: merged.capacity ? parseSize(merged.capacity, 'capacity') : undefined,
+      directWrites: merged.directWrites,
       slots,
       releaseKey: merged.releaseKey ? await readPrivateKey(merged.releaseKey) : undefined,
     },

@@ -24,10 +24,16 @@ export function nodeApp(node: MeshNode): Hono {
     }),
   )
 
+  const reported = { memory: 0, disk: 0 }
   app.get('/metrics', async (c) => {
     const stats = node.store.stats()
     node.metrics.storeBytes.set(stats.bytes)
     node.metrics.storeChunks.set(stats.chunks)
+    // The store counts its reads; the counters catch up with it at each scrape.
+    node.metrics.storeReads.inc({ source: 'memory' }, stats.readsFromMemory - reported.memory)
+    node.metrics.storeReads.inc({ source: 'disk' }, stats.readsFromDisk - reported.disk)
+    reported.memory = stats.readsFromMemory
+    reported.disk = stats.readsFromDisk
     return c.text(await node.metrics.registry.metrics(), 200, {
       'content-type': node.metrics.registry.contentType,
     })

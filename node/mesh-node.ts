@@ -43,6 +43,8 @@ export interface MeshNodeConfig {
   psk?: Uint8Array
   allowPeers?: ReadonlySet<string>
   capacityBytes?: number
+  /** Write fetched chunks past the page cache where the file system allows it (default on). */
+  directWrites?: boolean
   /** Tasks (and fetches by hand) the node works on at once; free ones are announced. */
   slots: number
   /** The node's HTTP endpoint, announced in presence for operators. */
@@ -98,6 +100,7 @@ export class MeshNode {
     const store = await ChunkStore.open({
       dir: join(config.dataDir, 'store'),
       capacityBytes: config.capacityBytes,
+      directWrites: config.directWrites ?? true,
       log: log.child({ component: 'node:chunk-store' }),
     })
     const manifests = new ManifestRegistry(join(config.dataDir, 'manifests'))

@@ -15,6 +15,7 @@ export interface NodeMetrics {
   badGossip: Counter
   storeBytes: Gauge
   storeChunks: Gauge
+  storeReads: Counter<'source'>
   tasksAccepted: Counter<'kind'>
   tasksRefused: Counter<'kind' | 'code'>
   tasksSucceeded: Counter<'kind'>
@@ -50,6 +51,11 @@ export function createNodeMetrics(): NodeMetrics {
     badGossip: counter('pressmesh_bad_gossip_total', 'Malformed gossip messages received'),
     storeBytes: gauge('pressmesh_store_bytes', 'Bytes in the chunk store'),
     storeChunks: gauge('pressmesh_store_chunks', 'Chunks in the chunk store'),
+    storeReads: counter(
+      'pressmesh_store_reads_total',
+      'Chunk reads, from the latest chunks kept in memory or from disk',
+      ['source'],
+    ),
     tasksAccepted: counter('pressmesh_tasks_accepted_total', 'Task offers accepted', ['kind']),
     tasksRefused: counter('pressmesh_tasks_refused_total', 'Task offers refused', ['kind', 'code']),
     tasksSucceeded: counter('pressmesh_tasks_succeeded_total', 'Tasks that succeeded', ['kind']),

@@ -6,18 +6,21 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { meshInfoSchema } from '../../protocol/api.ts'
 import { errorMessage, PressmeshError } from '../../protocol/errors.ts'
 import { type Logger, logger } from '../../protocol/logger.ts'
-import { loadConfigFile, resolveNodeSettings, settingsFromEnv } from '../node-config.ts'
+import { loadConfigFile, onOff, resolveNodeSettings, settingsFromEnv } from '../node-config.ts'
 
 export const NODE_USAGE = `usage: pressmesh node [--data DIR] [--listen MULTIADDR]...
                       [--bootstrap MULTIADDR]... [--roles production,staging]
                       [--site NAME] [--psk FILE]
                       [--allow-peers FILE] [--http PORT] [--capacity SIZE] [--slots N]
-                      [--release-key FILE] [--coordinator URL] [--config FILE]
+                      [--direct-writes on|off] [--release-key FILE] [--coordinator URL]
+                      [--config FILE]
 
 Starts a mesh node. --slots (default 2) is how many tasks it works on at once; --release-key
 (the release.key.pem of pressmesh keygen --release) signs the media its pack tasks write.
 --coordinator URL joins the mesh of that coordinator: the node reads its peer id and mesh
 addresses from URL/api/v1/mesh (retrying for a minute while it starts) and bootstraps from them.
+--direct-writes off writes fetched chunks through the page cache instead of past it (O_DIRECT,
+the default where the file system allows it).
 Settings also come from a JSON file (--config) and PRESSMESH_NODE_*
 variables; flags win. Prints one JSON line {"event":"ready",...} on standard output once
 listening, then runs until interrupted.`
@@ -35,6 +38,7 @@ export async function nodeCommand(argv: string[]): Promise<number> {
       'allow-peers': { type: 'string' },
       http: { type: 'string' },
       capacity: { type: 'string' },
+      'direct-writes': { type: 'string' },
       slots: { type: 'string' },
       'release-key': { type: 'string' },
       config: { type: 'string' },
@@ -55,6 +59,7 @@ export async function nodeCommand(argv: string[]): Promise<number> {
       allowPeers: values['allow-peers'],
       http: values.http === undefined ? undefined : Number(values.http),
       capacity: values.capacity,
+      directWrites: onOff(values['direct-writes'], '--direct-writes'),
       slots: values.slots === undefined ? undefined : Number(values.slots),
       releaseKey: values['release-key'],
       coordinator: values.coordinator,

@@ -154,6 +154,9 @@ describe('the chunk store', () => {
     assert.notEqual((await store.read(a.id))[1], pieces[1])
     assert.deepEqual(Buffer.concat(await store.read(a.id)), a.bytes)
     assert.equal((await store.read(c.id))[0], c.bytes)
+    // Counted by where each read was answered from: a, a, c from memory; d, d, a, a from disk.
+    assert.equal(store.stats().readsFromMemory, 3)
+    assert.equal(store.stats().readsFromDisk, 4)
 
     // A deleted chunk is gone from memory too.
     await store.delete(c.id)
