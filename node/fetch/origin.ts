@@ -16,6 +16,7 @@ import {
   parseManifest,
   sealManifest,
 } from '../../protocol/manifest.ts'
+import { httpGet, readPieces } from './http-get.ts'
 
 // Storage servers. A master is named by URL: an HTTP(S) file, an HTTP folder (ending in `/`,
 // listed through nginx's JSON autoindex), or a local file or folder (`file://`). A manifest
@@ -25,8 +26,13 @@ export interface Origin {
   readonly url: string
   /** The precomputed manifest beside the master, if there is one. */
   manifestBeside(signal?: AbortSignal): Promise<ParsedManifest | undefined>
-  /** Bytes [offset, offset + length) of one file of the master (a manifest path). */
-  readRange(path: string, offset: number, length: number, signal?: AbortSignal): Promise<Buffer>
+  /** Bytes [offset, offset + length) of one file of the master (a manifest path), in pieces. */
+  readRange(
+    path: string,
+    offset: number,
+    length: number,
+    signal?: AbortSignal,
+  ): Promise<Uint8Array[]>
   /** Streams the whole master once, chunking it; every chunk goes to `onChunk`. */
   index(
     params: ChunkerParams,
@@ -41,6 +47,8 @@ export interface OriginInit {
 }
 
 const REQUEST_TIMEOUT_MS = 60_000
+/** Largest JSON folder listing read from a storage server. */
+const MAX_LISTING_BYTES = 16 * 1024 * 1024
 
 export function openOrigin(url: string, init: OriginInit = {}): Origin {
   let parsed: URL
@@ -80,7 +88,7 @@ class FileOrigin implements Origin {
     return exists ? readLocalManifest(beside) : undefined
   }
 
-  async readRange(path: string, offset: number, length: number): Promise<Buffer> {
+  async readRange(path: string, offset: number, length: number): Promise<Uint8Array[]> {
     const info = await stat(this.path)
     const file = info.isDirectory() ? `${this.path}/${path}` : this.path
     const handle = await open(file, 'r')
@@ -97,7 +105,7 @@ class FileOrigin implements Origin {
       }
 
       this.init.onBytes?.(length)
-      return bytes
+      return [bytes]
     } finally {
       await handle.close()
     }
@@ -142,17 +150,16 @@ class HttpOrigin implements Origin {
     const response = await this.get(`${this.url.replace(/\/+$/, '')}${MANIFEST_SUFFIX}`, signal)
 
     if (response.status === 404) {
-      await response.body?.cancel()
+      response.message.resume()
       return undefined
     }
 
-    if (!response.ok) {
-      await response.body?.cancel()
+    if (response.status !== 200) {
+      response.message.resume()
       throw new PressmeshError('ORIGIN_HTTP', `${response.url} answered ${response.status}`)
     }
 
-    const bytes = await readBody(response, MAX_MANIFEST_BYTES)
-    return parseManifest(bytes)
+    return parseManifest(Buffer.concat(await readPieces(response, MAX_MANIFEST_BYTES)))
   }
 
   async readRange(path: string, offset: number, length: number, signal?: AbortSignal) {
@@ -160,25 +167,31 @@ class HttpOrigin implements Origin {
       range: `bytes=${offset}-${offset + length - 1}`,
     })
 
+    if (response.status === 404) {
+      response.message.resume()
+      throw new NotFoundError('ORIGIN_NOT_FOUND', `${response.url} does not exist`)
+    }
+
     if (response.status !== 206) {
-      await response.body?.cancel()
+      response.message.resume()
       throw new PressmeshError(
         'ORIGIN_NO_RANGE',
-        `${this.fileUrl(path)} answered ${response.status} to a range request; the storage ` +
+        `${response.url} answered ${response.status} to a range request; the storage ` +
           'server must support HTTP Range (RFC 9110, section 14)',
       )
     }
 
-    const bytes = await readBody(response, length)
-    if (bytes.length !== length) {
+    const pieces = await readPieces(response, length)
+    const size = pieces.reduce((sum, piece) => sum + piece.length, 0)
+    if (size !== length) {
       throw new PressmeshError(
         'ORIGIN_SHORT_READ',
-        `${this.fileUrl(path)} sent ${bytes.length} of ${length} bytes`,
+        `${response.url} sent ${size} of ${length} bytes`,
       )
     }
 
     this.init.onBytes?.(length)
-    return bytes
+    return pieces
   }
 
   async index(params: ChunkerParams, onChunk: (chunk: ChunkData) => unknown, signal?: AbortSignal) {
@@ -189,15 +202,13 @@ class HttpOrigin implements Origin {
 
     for (const file of files) {
       const response = await this.get(this.fileUrl(file.path), signal)
-      if (!response.ok || response.body === null) {
-        throw new PressmeshError(
-          'ORIGIN_HTTP',
-          `${this.fileUrl(file.path)} answered ${response.status}`,
-        )
+      if (response.status !== 200) {
+        response.message.resume()
+        throw new PressmeshError('ORIGIN_HTTP', `${response.url} answered ${response.status}`)
       }
 
-      const modified = Date.parse(response.headers.get('last-modified') ?? '')
-      const source = this.count(response.body)
+      const modified = Date.parse(String(response.headers['last-modified'] ?? ''))
+      const source = this.count(response.message)
       const digest = await digestStream(source, params, { onChunk, signal })
       entries.push({
         path: file.path,
@@ -215,7 +226,8 @@ class HttpOrigin implements Origin {
   /** Walks nginx's JSON autoindex (`autoindex on; autoindex_format json;`). */
   private async list(prefix: string, entries: ManifestEntry[], signal?: AbortSignal) {
     const response = await this.get(`${this.url}${encodePath(prefix)}`, signal)
-    if (!response.ok) {
+    if (response.status !== 200) {
+      response.message.resume()
       throw new PressmeshError(
         'ORIGIN_NO_LISTING',
         `${this.url}${prefix} answered ${response.status}; a folder master over HTTP needs a ` +
@@ -223,9 +235,8 @@ class HttpOrigin implements Origin {
       )
     }
 
-    const listing = JSON.parse(
-      (await readBody(response, 16 * 1024 * 1024)).toString('utf8'),
-    ) as ListingEntry[]
+    const body = Buffer.concat(await readPieces(response, MAX_LISTING_BYTES))
+    const listing = parseListing(body, response.url)
     const files: Array<{ path: string; mtime?: string }> = []
 
     for (const item of listing) {
@@ -251,51 +262,47 @@ class HttpOrigin implements Origin {
     const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS)
 
     try {
-      return await fetch(url, {
+      return await httpGet(url, {
         headers,
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
       })
     } catch (err) {
+      if (err instanceof PressmeshError) {
+        throw err
+      }
+
       throw new PressmeshError('ORIGIN_UNREACHABLE', `cannot reach the storage server at ${url}`, {
         cause: err,
       })
     }
   }
 
-  private async *count(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
-    for await (const bytes of iterate(body)) {
+  private async *count(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+    for await (const bytes of body) {
       this.init.onBytes?.(bytes.length)
       yield bytes
     }
   }
 }
 
-async function readBody(response: Response, limit: number): Promise<Buffer> {
-  if (response.status === 404) {
-    throw new NotFoundError('ORIGIN_NOT_FOUND', `${response.url} does not exist`)
+/** A folder listing as nginx writes it; anything else is refused with a code. */
+function parseListing(body: Buffer, url: string): ListingEntry[] {
+  let listing: unknown
+  try {
+    listing = JSON.parse(body.toString('utf8'))
+  } catch (err) {
+    throw new PressmeshError('ORIGIN_NO_LISTING', `${url} is not a JSON folder listing`, {
+      cause: err,
+    })
   }
 
-  const pieces: Uint8Array[] = []
-  let size = 0
-
-  for await (const piece of response.body ? iterate(response.body) : []) {
-    size += piece.length
-
-    if (size > limit) {
-      throw new PressmeshError('ORIGIN_TOO_LARGE', `${response.url} sent more than ${limit} bytes`)
-    }
-
-    pieces.push(piece)
+  if (!Array.isArray(listing)) {
+    throw new PressmeshError('ORIGIN_NO_LISTING', `${url} is not a JSON folder listing`)
   }
 
-  return Buffer.concat(pieces)
+  return listing as ListingEntry[]
 }
 
 function encodePath(path: string): string {
   return path.split('/').map(encodeURIComponent).join('/')
-}
-
-/** Node's web streams are async iterable; the DOM typings do not say so. */
-function iterate(body: ReadableStream<Uint8Array>): AsyncIterable<Uint8Array> {
-  return body as unknown as AsyncIterable<Uint8Array>
 }

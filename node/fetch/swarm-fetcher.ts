@@ -407,14 +407,15 @@ export class ManifestFetcher {
 
     try {
       const where = this.locate(index)
-      const bytes = await origin!.readRange(
+      const size = this.sizes[index]
+      const pieces = await origin!.readRange(
         where.path,
         where.offset,
-        this.sizes[index],
+        size,
         attempt.controller.signal,
       )
 
-      if (!this.verify(index, [bytes], bytes.length)) {
+      if (!this.verify(index, pieces, size)) {
         this.failure = new IntegrityError(
           'ORIGIN_CHANGED',
           `the storage server's copy of ${origin!.url} (${where.path}) ` +
@@ -423,7 +424,7 @@ export class ManifestFetcher {
         return
       }
 
-      await this.accept(index, [bytes], bytes.length, 'origin')
+      await this.accept(index, pieces, size, 'origin')
     } catch (err) {
       if (!attempt.controller.signal.aborted) {
         this.originDownUntil = Date.now() + ORIGIN_COOLDOWN_MS
