@@ -85,6 +85,33 @@ describe('direct chunk writes', () => {
     assert.ok((await readFile(path)).equals(pseudoRandomBytes(10_000, 1)))
   })
 
+  it('fail with a code, not a short file, when the disk takes fewer bytes', async (t) => {
+    const dir = await tempDir(t)
+    let shortWrites = false
+    const shortOpen: OpenFile = async (path, flags, mode) => {
+      const handle = await open(path, flags, mode)
+      return new Proxy(handle, {
+        get(target, prop) {
+          if (prop === 'write' && shortWrites) {
+            return async (...args: Parameters<typeof target.write>) => {
+              const done = await target.write(...args)
+              return { ...done, bytesWritten: done.bytesWritten - 1 }
+            }
+          }
+          const value = Reflect.get(target, prop)
+          return typeof value === 'function' ? value.bind(target) : value
+        },
+      })
+    }
+    const writer = await DirectWriter.probe(dir, log, shortOpen)
+    assert.ok(writer)
+
+    shortWrites = true
+    await assert.rejects(writer.write(join(dir, 'short'), [pseudoRandomBytes(9000, 4)], false), {
+      code: 'STORE_WRITE_SHORT',
+    })
+  })
+
   it('are given up for the page cache where the file system refuses them', async (t) => {
     const dir = await tempDir(t)
     assert.equal(await DirectWriter.probe(dir, log, openWithoutDirect), undefined)

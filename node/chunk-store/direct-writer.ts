@@ -1,7 +1,7 @@
 import { constants } from 'node:fs'
 import { type FileHandle, open, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { errorMessage } from '../../protocol/errors.ts'
+import { errorMessage, PressmeshError } from '../../protocol/errors.ts'
 import type { Logger } from '../../protocol/logger.ts'
 import { DIRECT_ALIGNMENT_BYTES, DIRECT_SLOT_BYTES, DIRECT_SLOTS } from './constants.ts'
 
@@ -23,28 +23,61 @@ const WASM_PAGE_BYTES = 64 * 1024
 /** Opens a file; a parameter so that tests can stand in for a file system without O_DIRECT. */
 export type OpenFile = (path: string, flags: string | number, mode?: number) => Promise<FileHandle>
 
-export class DirectWriter {
-  private readonly slots: Buffer[] = []
+/**
+ * Page-aligned slots of one WebAssembly memory, shared by every store of the process (a wasm
+ * memory reserves address space far beyond its size, so there is one). A write takes a slot and
+ * gives it back; writes beyond the slots wait in turn.
+ */
+class AlignedSlots {
+  private static shared: AlignedSlots | undefined
+  private readonly free: Buffer[] = []
   private readonly waiting: Array<(slot: Buffer) => void> = []
 
-  private constructor(private readonly openFile: OpenFile) {
+  private constructor() {
     const pages = (DIRECT_SLOT_BYTES * DIRECT_SLOTS) / WASM_PAGE_BYTES
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages })
 
     for (let i = 0; i < DIRECT_SLOTS; i++) {
-      this.slots.push(Buffer.from(memory.buffer, i * DIRECT_SLOT_BYTES, DIRECT_SLOT_BYTES))
+      this.free.push(Buffer.from(memory.buffer, i * DIRECT_SLOT_BYTES, DIRECT_SLOT_BYTES))
     }
   }
+
+  static get(): AlignedSlots {
+    AlignedSlots.shared ??= new AlignedSlots()
+    return AlignedSlots.shared
+  }
+
+  take(): Promise<Buffer> {
+    const slot = this.free.pop()
+    return slot ? Promise.resolve(slot) : new Promise((resolve) => this.waiting.push(resolve))
+  }
+
+  give(slot: Buffer): void {
+    const next = this.waiting.shift()
+
+    if (next) {
+      next(slot)
+    } else {
+      this.free.push(slot)
+    }
+  }
+}
+
+export class DirectWriter {
+  private constructor(
+    private readonly slots: AlignedSlots,
+    private readonly openFile: OpenFile,
+  ) {}
 
   /**
    * A writer if direct writes work in `dir` (checked by writing one block to a scratch file),
    * otherwise undefined, with the reason logged.
    */
   static async probe(dir: string, log: Logger, openFile: OpenFile = open) {
-    const writer = new DirectWriter(openFile)
     const path = join(dir, `direct-probe-${process.pid}`)
 
     try {
+      const writer = new DirectWriter(AlignedSlots.get(), openFile)
       await writer.write(path, [Buffer.alloc(DIRECT_ALIGNMENT_BYTES + 1, 0x5a)], false)
       return writer
     } catch (err) {
@@ -69,7 +102,8 @@ export class DirectWriter {
 
     try {
       if (tail.length > 0) {
-        await handle.writev(tail, body)
+        const { bytesWritten } = await handle.writev(tail, body)
+        checkWritten(path, bytesWritten, size - body)
       }
 
       if (fsync) {
@@ -83,7 +117,7 @@ export class DirectWriter {
   /** The aligned part, a slot at a time: copied into aligned memory, written past the cache. */
   private async writeBody(path: string, pieces: readonly Uint8Array[], body: number) {
     const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DIRECT
-    const slot = await this.take()
+    const slot = await this.slots.take()
 
     try {
       const handle = await this.openFile(path, flags, 0o644)
@@ -92,29 +126,25 @@ export class DirectWriter {
         for (let offset = 0; offset < body; offset += slot.length) {
           const length = Math.min(slot.length, body - offset)
           copyRange(pieces, offset, length, slot)
-          await handle.write(slot, 0, length, offset)
+          const { bytesWritten } = await handle.write(slot, 0, length, offset)
+          checkWritten(path, bytesWritten, length)
         }
       } finally {
         await handle.close()
       }
     } finally {
-      this.give(slot)
+      this.slots.give(slot)
     }
   }
+}
 
-  private take(): Promise<Buffer> {
-    const slot = this.slots.pop()
-    return slot ? Promise.resolve(slot) : new Promise((resolve) => this.waiting.push(resolve))
-  }
-
-  private give(slot: Buffer): void {
-    const next = this.waiting.shift()
-
-    if (next) {
-      next(slot)
-    } else {
-      this.slots.push(slot)
-    }
+/** A short write to a regular file means the disk is failing or full: never a short chunk. */
+function checkWritten(path: string, written: number, expected: number): void {
+  if (written !== expected) {
+    throw new PressmeshError(
+      'STORE_WRITE_SHORT',
+      `wrote ${written} of ${expected} bytes to ${path}; is the disk full?`,
+    )
   }
 }
 
