@@ -66,7 +66,7 @@ describe('an HTTP storage server', () => {
     assert.ok(joined(pieces).equals(MASTER.subarray(10, 110)))
   })
 
-  it('names what went wrong: a missing file, no range support, short and long answers', async (t) => {
+  it('names what went wrong: missing, no ranges, short, long, redirected in a loop', async (t) => {
     const nginx = await nginxWithMaster(t)
     await assert.rejects(openOrigin(`${nginx.url}/gone.bin`).readRange('gone.bin', 0, 10), {
       code: 'ORIGIN_NOT_FOUND',
