@@ -98,6 +98,10 @@ export class DirectWriter {
     }
 
     const tail = sliceFrom(pieces, body)
+    if (body > 0 && tail.length === 0 && !fsync) {
+      return
+    }
+
     const handle = await this.openFile(path, body > 0 ? 'r+' : 'wx')
 
     try {
